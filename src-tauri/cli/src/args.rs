@@ -1,0 +1,335 @@
+//! The command line, as clap sees it.
+//!
+//! Connection flags (`--api-key`, `--base-url`, `--sandbox`, `--json`) are accepted both
+//! before the command (`tlup --json upload f.mp4`) and after it (`tlup upload --json f.mp4`).
+//! They are not clap `global` flags because `tlup sandbox` embeds the sandbox's own flags,
+//! which include a different `--api-key` (the key the sandbox *requires*).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Map, Number, Value};
+use tl_sandbox::cli::SandboxArgs;
+use tl_upload::FileType;
+
+/// Uploads large video files to TwelveLabs with the multipart upload protocol: streamed,
+/// parallel, resumable.
+///
+/// Without an API key and a base URL, tlup runs against a local sandbox that speaks the
+/// same protocol, so nothing leaves the computer.
+#[derive(Debug, Parser)]
+#[command(name = "tlup", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where to connect and how to print, given before the command. These also read the
+/// environment.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Connection")]
+pub struct ConnectionArgs {
+    /// The TwelveLabs API key.
+    #[arg(long, value_name = "KEY", env = "TWELVELABS_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// The API base URL, version prefix included [default: https://api.twelvelabs.io/v1.3].
+    #[arg(long, value_name = "URL", env = "TWELVELABS_BASE_URL")]
+    pub base_url: Option<String>,
+    /// Run against a local sandbox started inside tlup (nothing leaves this computer; its
+    /// sessions end when tlup exits).
+    #[arg(long)]
+    pub sandbox: bool,
+    /// Print one JSON object per line on stdout instead of text and progress bars.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The same connection flags, given after the command. No environment here: the values
+/// before the command already read it, and an environment value must not override a flag.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Connection")]
+pub struct LocalConnectionArgs {
+    /// The TwelveLabs API key [env: TWELVELABS_API_KEY].
+    #[arg(long, value_name = "KEY")]
+    pub api_key: Option<String>,
+    /// The API base URL, version prefix included [env: TWELVELABS_BASE_URL].
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Run against a local sandbox started inside tlup.
+    #[arg(long)]
+    pub sandbox: bool,
+    /// Print one JSON object per line on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl ConnectionArgs {
+    /// These flags with the ones given after the command taking precedence.
+    pub fn merged(mut self, local: &LocalConnectionArgs) -> Self {
+        if local.api_key.is_some() {
+            self.api_key.clone_from(&local.api_key);
+        }
+        if local.base_url.is_some() {
+            self.base_url.clone_from(&local.base_url);
+        }
+        self.sandbox |= local.sandbox;
+        self.json |= local.json;
+        self
+    }
+}
+
+/// What tlup does.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Upload one or more files, one after another.
+    Upload(UploadArgs),
+    /// Resume an interrupted upload session with its file: only missing chunks are sent.
+    Resume(ResumeArgs),
+    /// Show an upload session's status.
+    Status(StatusArgs),
+    /// List the account's incomplete upload sessions.
+    List(ListArgs),
+    /// Wait until an upload session is complete.
+    Wait(WaitArgs),
+    /// Show an asset (and wait until it is ready).
+    Asset(AssetArgs),
+    /// Run a local sandbox server in the foreground until Ctrl-C.
+    Sandbox(SandboxCommandArgs),
+}
+
+/// `tlup upload`.
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// The files to upload.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub session: SessionArgs,
+    #[command(flatten)]
+    pub transfer: TransferArgs,
+    #[command(flatten)]
+    pub connection: LocalConnectionArgs,
+}
+
+/// What a new session asks the platform for.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Asset")]
+pub struct SessionArgs {
+    /// The kind of media.
+    #[arg(long, value_name = "video|audio|image", default_value = "video")]
+    pub file_type: FileType,
+    /// The name the platform shows (only with one FILE) [default: the file's name].
+    #[arg(long, value_name = "NAME")]
+    pub filename: Option<String>,
+    /// Ask for an HLS rendition.
+    #[arg(long)]
+    pub hls: bool,
+    /// Ask for a thumbnail.
+    #[arg(long)]
+    pub thumbnail: bool,
+    /// User metadata; repeatable. Values that read as integers, numbers or true/false are
+    /// sent as such.
+    #[arg(long = "metadata", value_name = "KEY=VALUE", value_parser = parse_metadata)]
+    pub metadata: Vec<(String, Value)>,
+}
+
+/// How chunks move; shared by `upload` and `resume`.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Transfer")]
+pub struct TransferArgs {
+    /// Chunk uploads in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub workers: u16,
+    /// The most chunks per report call.
+    #[arg(long, value_name = "N", default_value_t = 10,
+          value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub batch_size: u16,
+    /// Retries per chunk after a failure.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub max_retries: u32,
+    /// Backoff base between retries, in seconds.
+    #[arg(long, value_name = "SECS", default_value = "1", value_parser = parse_secs)]
+    pub retry_delay: Duration,
+    /// Abandon and retry a chunk whose connection moves no bytes for this long, in seconds.
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_positive_secs)]
+    pub stall_timeout: Duration,
+    /// After the upload, wait until the asset is ready.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+/// `tlup resume`.
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The session to resume (see `tlup list`).
+    pub upload_id: String,
+    /// The file the session was started with.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub transfer: TransferArgs,
+    #[command(flatten)]
+    pub connection: LocalConnectionArgs,
+}
+
+/// `tlup status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The session.
+    pub upload_id: String,
+    /// List every chunk.
+    #[arg(long)]
+    pub chunks: bool,
+    #[command(flatten)]
+    pub connection: LocalConnectionArgs,
+}
+
+/// `tlup list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub connection: LocalConnectionArgs,
+}
+
+/// `tlup wait`.
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// The session.
+    pub upload_id: String,
+    /// Seconds between status calls.
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_positive_secs)]
+    pub interval: Duration,
+    /// Give up after this many seconds (exit code 1).
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub timeout: Option<Duration>,
+    #[command(flatten)]
+    pub connection: LocalConnectionArgs,
+}
+
+/// `tlup asset`.
+#[derive(Debug, Args)]
+pub struct AssetArgs {
+    /// The asset.
+    pub asset_id: String,
+    /// Poll until the asset is ready (or failed).
+    #[arg(long)]
+    pub wait: bool,
+    /// Seconds between polls with --wait.
+    #[arg(long, value_name = "SECS", default_value = "2", value_parser = parse_positive_secs)]
+    pub interval: Duration,
+    /// Give up waiting after this many seconds (exit code 1).
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub timeout: Option<Duration>,
+    #[command(flatten)]
+    pub connection: LocalConnectionArgs,
+}
+
+/// `tlup sandbox`: the flags of the `tl-sandbox` binary.
+#[derive(Debug, Args)]
+pub struct SandboxCommandArgs {
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+}
+
+/// Seconds, fractions allowed, at least 0.
+fn parse_secs(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text.trim().parse().map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if !secs.is_finite() || secs < 0.0 || secs > 1e9 {
+        return Err(format!("`{text}` must be between 0 and 1e9 seconds"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Seconds above 0.
+fn parse_positive_secs(text: &str) -> Result<Duration, String> {
+    let d = parse_secs(text)?;
+    if d.is_zero() {
+        return Err("must be above 0 seconds".into());
+    }
+    Ok(d)
+}
+
+/// `KEY=VALUE`, with the value typed the way a user means it: `3` is a number, `true` a
+/// boolean, anything else a string (quote nothing; `"3"` would keep its quotes).
+fn parse_metadata(text: &str) -> Result<(String, Value), String> {
+    let Some((key, raw)) = text.split_once('=') else {
+        return Err(format!("`{text}` is not KEY=VALUE"));
+    };
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(format!("`{text}` has an empty key"));
+    }
+    let value = if let Ok(i) = raw.parse::<i64>() {
+        Value::from(i)
+    } else if let Some(n) = raw
+        .parse::<f64>()
+        .ok()
+        // Words such as `inf` or `nan` parse as floats but are not numbers a user means.
+        .filter(|f| f.is_finite() && raw.bytes().any(|b| b.is_ascii_digit()))
+        .and_then(Number::from_f64)
+    {
+        Value::Number(n)
+    } else if raw == "true" || raw == "false" {
+        Value::Bool(raw == "true")
+    } else {
+        Value::from(raw)
+    };
+    Ok((key.to_owned(), value))
+}
+
+/// The metadata pairs as a JSON object (a repeated key keeps its last value), or `None`.
+pub fn metadata_object(pairs: &[(String, Value)]) -> Option<Map<String, Value>> {
+    if pairs.is_empty() {
+        return None;
+    }
+    Some(pairs.iter().cloned().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn metadata_values_are_typed() {
+        assert_eq!(parse_metadata("n=3").unwrap(), ("n".into(), Value::from(3)));
+        assert_eq!(parse_metadata("x=2.5").unwrap().1, Value::from(2.5));
+        assert_eq!(parse_metadata("b=true").unwrap().1, Value::Bool(true));
+        assert_eq!(parse_metadata("s=hello=world").unwrap().1, Value::from("hello=world"));
+        assert_eq!(parse_metadata("s=inf").unwrap().1, Value::from("inf"));
+        assert_eq!(parse_metadata("s=").unwrap().1, Value::from(""));
+        assert!(parse_metadata("novalue").is_err());
+        assert!(parse_metadata("=v").is_err());
+        let map = metadata_object(&[("a".into(), 1.into()), ("a".into(), 2.into())]).unwrap();
+        assert_eq!(map["a"], 2);
+    }
+
+    #[test]
+    fn flags_after_the_command_win() {
+        let cli = Cli::try_parse_from([
+            "tlup", "--api-key", "a", "--json", "upload", "--api-key", "b", "f",
+        ])
+        .unwrap();
+        let Command::Upload(up) = cli.command else { panic!("not upload") };
+        let merged = cli.connection.merged(&up.connection);
+        assert_eq!(merged.api_key.as_deref(), Some("b"));
+        assert!(merged.json);
+    }
+
+    #[test]
+    fn seconds_are_checked() {
+        assert_eq!(parse_secs("1.5").unwrap(), Duration::from_millis(1500));
+        assert!(parse_secs("-1").is_err());
+        assert!(parse_secs("x").is_err());
+        assert!(parse_positive_secs("0").is_err());
+    }
+}

@@ -1,0 +1,200 @@
+//! One file's transfer, shared by `upload` and `resume`: progress while it runs, then the
+//! result, or the failure with what to do next.
+
+use std::future::Future;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tl_upload::wire::AssetStatus;
+use tl_upload::{UploadError, UploadOptions, UploadResult};
+
+use super::Context;
+use crate::args::TransferArgs;
+use crate::connect::Connection;
+use crate::failure::Failure;
+use crate::files::display_name;
+use crate::format::{self, shell_word};
+use crate::progress::FileProgress;
+
+/// How long to wait for the embedded sandbox to hash an upload.
+const SHA256_WAIT: Duration = Duration::from_secs(60);
+
+/// The engine options that `--workers`, `--retry-delay` and friends describe.
+pub fn options(t: &TransferArgs) -> UploadOptions {
+    UploadOptions {
+        batch_size: usize::from(t.batch_size),
+        max_workers: usize::from(t.workers),
+        max_retries: t.max_retries,
+        retry_delay: t.retry_delay,
+        stall_timeout: t.stall_timeout,
+        wait_for_ready: t.wait,
+        ..UploadOptions::default()
+    }
+}
+
+/// Runs `start` (an upload or a resume of `path`) with progress shown, then prints the
+/// result or the failure.
+pub async fn run<F, Fut>(
+    ctx: &Context,
+    conn: &Connection,
+    path: &Path,
+    options: UploadOptions,
+    start: F,
+) -> Result<UploadResult, Failure>
+where
+    F: FnOnce(UploadOptions) -> Fut,
+    Fut: Future<Output = Result<UploadResult, UploadError>>,
+{
+    let label = path.display().to_string();
+    let name = display_name(path);
+    let progress = FileProgress::start(&ctx.out, &label, &name);
+    let options = UploadOptions {
+        progress: Some(progress.callback()),
+        cancel: Some(ctx.cancel.clone()),
+        ..options
+    };
+    match start(options).await {
+        Ok(result) => {
+            let rate = result.bytes_uploaded as f64 / result.elapsed_seconds.max(1e-3);
+            progress.finish(
+                true,
+                &format!(
+                    "done in {}, {}  chunks {}/{}",
+                    format::duration(result.elapsed_seconds),
+                    format::rate(rate),
+                    result.total_chunks,
+                    result.total_chunks
+                ),
+            );
+            let sha256 = sandbox_sha256(ctx, conn, &result).await;
+            print_result(ctx, &label, &name, &result, sha256.as_deref());
+            Ok(result)
+        }
+        Err(e) => {
+            progress.finish(true, if e.is_cancelled() { "cancelled" } else { "failed" });
+            let mut failure = Failure::upload(&e);
+            if failure.upload_id.is_none() && resumable(&e) {
+                failure.upload_id = progress.upload_id();
+            }
+            ctx.out.failure(&failure, Some(&label));
+            if let Some(id) = &failure.upload_id {
+                ctx.out.note(&resume_hint(conn, id, path));
+            }
+            Err(failure)
+        }
+    }
+}
+
+/// Whether a session left behind by `e` is worth resuming: the transfer stopped, but the
+/// session, the file and the key are fine.
+fn resumable(e: &UploadError) -> bool {
+    matches!(
+        e,
+        UploadError::Cancelled { .. }
+            | UploadError::Chunk { .. }
+            | UploadError::RetryBudgetExhausted { .. }
+            | UploadError::ChunksFailed { .. }
+            | UploadError::Api(_)
+    )
+}
+
+/// The exact command that resumes session `id` with `path`, or why there is none.
+fn resume_hint(conn: &Connection, id: &str, path: &Path) -> String {
+    if conn.is_embedded_sandbox() {
+        return "the local sandbox stops with tlup, so this session cannot be resumed; run the upload again".to_owned();
+    }
+    // An absolute path, so the command works from any directory.
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    format!(
+        "to send the rest later, run:\n  {} resume {} {}",
+        conn.command_prefix(),
+        shell_word(id),
+        shell_word(&path.to_string_lossy())
+    )
+}
+
+/// Prints a finished upload: a JSON `result` event, or a few lines for people.
+fn print_result(ctx: &Context, label: &str, name: &str, r: &UploadResult, sha256: Option<&str>) {
+    if ctx.out.is_json() {
+        let mut v = serde_json::to_value(r).unwrap_or_else(|_| Value::Object(Default::default()));
+        if let Value::Object(map) = &mut v {
+            map.insert("event".into(), "result".into());
+            map.insert("file".into(), label.into());
+            if let Some(sha) = sha256 {
+                map.insert("sandbox_sha256".into(), sha.into());
+            }
+        }
+        ctx.out.event(&v);
+        return;
+    }
+    let mut head = format!(
+        "uploaded {name}: {} in {} ({}), {} of {} chunks sent",
+        format::bytes(r.total_bytes),
+        format::duration(r.elapsed_seconds),
+        format::rate(r.bytes_uploaded as f64 / r.elapsed_seconds.max(1e-3)),
+        r.chunks_uploaded,
+        r.total_chunks,
+    );
+    if r.retries > 0 {
+        head.push_str(&format!(", {} retries", r.retries));
+    }
+    if r.urls_refreshed > 0 {
+        head.push_str(&format!(", {} URLs refreshed", r.urls_refreshed));
+    }
+    let mut lines = vec![head, format!("  asset id:  {}", r.asset_id)];
+    if let Some(url) = &r.asset_url {
+        lines.push(format!("  asset url: {url}"));
+    }
+    lines.push(format!("  upload id: {}", r.upload_id));
+    if let Some(asset) = &r.asset {
+        lines.push(format!("  asset status: {}", asset.status));
+    }
+    if let Some(sha) = sha256 {
+        lines.push(format!("  sha256 (sandbox): {sha}"));
+    }
+    ctx.out.line(&lines.join("\n"));
+}
+
+/// In the embedded sandbox, the SHA-256 of the bytes the server assembled, so the user can
+/// compare it with `sha256sum FILE`. Waits briefly for the sandbox to hash the upload.
+async fn sandbox_sha256(ctx: &Context, conn: &Connection, r: &UploadResult) -> Option<String> {
+    if !conn.is_embedded_sandbox() {
+        return None;
+    }
+    let read = |extra: &serde_json::Map<String, Value>| {
+        extra.get("sha256").and_then(Value::as_str).map(str::to_owned)
+    };
+    if let Some(sha) = r.asset.as_ref().and_then(|a| read(&a.extra)) {
+        return Some(sha);
+    }
+    let deadline = Instant::now() + SHA256_WAIT;
+    let mut nap = Duration::from_millis(50);
+    loop {
+        match conn.client.retrieve_asset(&r.asset_id).await {
+            Ok(asset) => {
+                if let Some(sha) = read(&asset.extra) {
+                    return Some(sha);
+                }
+                if asset.status == AssetStatus::Failed {
+                    ctx.out.note("the sandbox could not assemble the asset, so it has no sha256");
+                    return None;
+                }
+            }
+            Err(e) if !e.is_retryable() && !e.is_not_found() => {
+                ctx.out.note(&format!("cannot read the asset's sha256 from the sandbox: {e}"));
+                return None;
+            }
+            Err(_) => {}
+        }
+        if Instant::now() >= deadline || ctx.cancel.is_cancelled() {
+            ctx.out.note("the sandbox did not hash the asset in time, so there is no sha256 to show");
+            return None;
+        }
+        tokio::select! {
+            () = ctx.cancel.cancelled() => {}
+            () = tokio::time::sleep(nap) => {}
+        }
+        nap = (nap * 2).min(Duration::from_millis(500));
+    }
+}

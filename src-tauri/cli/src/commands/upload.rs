@@ -1,0 +1,147 @@
+//! `tlup upload FILE...`: a queue of files sent one after another.
+//!
+//! Every argument is checked first, so a typo in the third name is reported before the
+//! first file spends minutes uploading. A file that cannot be uploaded does not stop the
+//! others; the summary names it and the exit code reports it. One at a time, because each
+//! upload already keeps the link busy with parallel chunks, and a queue finishes the first
+//! file soonest.
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+use tl_upload::{UploadOptions, UploadResult};
+
+use super::{Context, transfer};
+use crate::args::{UploadArgs, metadata_object};
+use crate::failure::{Failure, Status};
+use crate::files::{self, display_name};
+
+/// What became of one file.
+#[derive(Debug)]
+enum Outcome {
+    Uploaded(UploadResult),
+    Failed(Failure),
+    /// Not started because Ctrl-C stopped the queue.
+    Skipped,
+}
+
+/// Runs the queue and returns the worst status of its files.
+pub async fn run(ctx: &Context, args: UploadArgs) -> Status {
+    if args.files.len() > 1 && args.session.filename.is_some() {
+        let failure = Failure::usage("--filename can only be given with a single FILE");
+        ctx.out.failure(&failure, None);
+        return failure.status;
+    }
+    let checks: Vec<(PathBuf, Result<u64, Failure>)> = args
+        .files
+        .iter()
+        .map(|path| (path.clone(), files::check(path).map_err(|e| Failure::upload(&e))))
+        .collect();
+    for (path, check) in &checks {
+        if let Err(failure) = check {
+            ctx.out.failure(failure, Some(&path.display().to_string()));
+        }
+    }
+    let mut outcomes: Vec<(PathBuf, Option<Outcome>)> =
+        checks.iter().map(|(path, check)| (path.clone(), check.clone().err().map(Outcome::Failed))).collect();
+    if outcomes.iter().any(|(_, o)| o.is_none()) {
+        match ctx.connect() {
+            Ok(conn) => {
+                let total = outcomes.len();
+                for (i, (path, outcome)) in outcomes.iter_mut().enumerate() {
+                    if outcome.is_some() {
+                        continue;
+                    }
+                    if ctx.cancel.is_cancelled() {
+                        *outcome = Some(Outcome::Skipped);
+                        continue;
+                    }
+                    if total > 1 {
+                        ctx.out.note(&format!("file {} of {total}: {}", i + 1, display_name(path)));
+                    }
+                    let options = UploadOptions {
+                        filename: args.session.filename.clone(),
+                        file_type: args.session.file_type.clone(),
+                        enable_hls: args.session.hls.then_some(true),
+                        enable_thumbnail: args.session.thumbnail.then_some(true),
+                        user_metadata: metadata_object(&args.session.metadata),
+                        ..transfer::options(&args.transfer)
+                    };
+                    let (client, path): (_, &std::path::Path) = (&conn.client, path);
+                    let result =
+                        transfer::run(ctx, &conn, path, options, move |o| client.upload_file(path, o))
+                            .await;
+                    *outcome = Some(match result {
+                        Ok(r) => Outcome::Uploaded(r),
+                        Err(f) => Outcome::Failed(f),
+                    });
+                }
+            }
+            Err(failure) => {
+                ctx.out.failure(&failure, None);
+                return failure.status;
+            }
+        }
+    }
+    let outcomes: Vec<(PathBuf, Outcome)> =
+        outcomes.into_iter().map(|(p, o)| (p, o.unwrap_or(Outcome::Skipped))).collect();
+    if outcomes.len() > 1 {
+        print_summary(ctx, &outcomes);
+    }
+    outcomes
+        .iter()
+        .map(|(_, o)| match o {
+            Outcome::Uploaded(_) => Status::Done,
+            Outcome::Failed(f) => f.status,
+            Outcome::Skipped => Status::Failed,
+        })
+        .max()
+        .unwrap_or(Status::Done)
+}
+
+/// The end of a multi-file run: how many made it, and what happened to the others.
+fn print_summary(ctx: &Context, outcomes: &[(PathBuf, Outcome)]) {
+    let uploaded = outcomes.iter().filter(|(_, o)| matches!(o, Outcome::Uploaded(_))).count();
+    let failed = outcomes.iter().filter(|(_, o)| matches!(o, Outcome::Failed(_))).count();
+    let skipped = outcomes.len() - uploaded - failed;
+    if ctx.out.is_json() {
+        let files: Vec<Value> = outcomes
+            .iter()
+            .map(|(path, o)| {
+                let file = path.display().to_string();
+                match o {
+                    Outcome::Uploaded(r) => {
+                        json!({"file": file, "status": "uploaded", "asset_id": r.asset_id})
+                    }
+                    Outcome::Failed(f) => json!({
+                        "file": file, "status": "failed", "message": f.message,
+                        "exit_code": f.status.code(),
+                    }),
+                    Outcome::Skipped => json!({"file": file, "status": "skipped"}),
+                }
+            })
+            .collect();
+        ctx.out.event(&json!({
+            "event": "summary", "uploaded": uploaded, "failed": failed, "skipped": skipped,
+            "files": files,
+        }));
+        return;
+    }
+    let mut text = format!("summary: {uploaded} of {} files uploaded", outcomes.len());
+    if failed > 0 {
+        text.push_str(&format!(", {failed} failed"));
+    }
+    if skipped > 0 {
+        text.push_str(&format!(", {skipped} skipped"));
+    }
+    for (path, o) in outcomes {
+        let line = match o {
+            Outcome::Uploaded(r) => format!("  ok       {}  asset {}", path.display(), r.asset_id),
+            Outcome::Failed(f) => format!("  FAILED   {}  {}", path.display(), f.message),
+            Outcome::Skipped => format!("  skipped  {}  (interrupted)", path.display()),
+        };
+        text.push('\n');
+        text.push_str(&line);
+    }
+    ctx.out.line(&text);
+}

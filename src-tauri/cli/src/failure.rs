@@ -1,0 +1,158 @@
+//! Why a command failed, and the exit code that says so.
+
+use std::process::ExitCode;
+
+use serde_json::{Value, json};
+use tl_upload::{ApiError, MultipartUploadClient, UploadError};
+
+/// How a command ended. The order matters: when several files fail in different ways, the
+/// highest wins, so a refused argument (which the user must fix) is never hidden.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Status {
+    /// Everything was done.
+    Done,
+    /// The work failed (network, server, key, size, session, cancellation).
+    Failed,
+    /// The command line was wrong, or a file argument cannot be uploaded at all.
+    Usage,
+}
+
+impl Status {
+    /// The process exit code: 0, 1 or 2.
+    pub fn code(self) -> u8 {
+        match self {
+            Self::Done => 0,
+            Self::Failed => 1,
+            Self::Usage => 2,
+        }
+    }
+}
+
+impl From<Status> for ExitCode {
+    fn from(status: Status) -> Self {
+        ExitCode::from(status.code())
+    }
+}
+
+/// A failure with a message for people and the details scripts want.
+///
+/// Messages come from the engine's errors, whose `Display` never contains the API key or a
+/// presigned URL's query string.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// The exit status this failure calls for.
+    pub status: Status,
+    /// What went wrong and what to do.
+    pub message: String,
+    /// The chunk it is about, if any.
+    pub chunk_index: Option<u64>,
+    /// The API request it is about, if any.
+    pub request: Option<&'static str>,
+    /// Whether trying again later could succeed.
+    pub retryable: bool,
+    /// The upload session it left behind, if any (resumable unless the message says not).
+    pub upload_id: Option<String>,
+}
+
+impl Failure {
+    /// A usage error (exit code 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(Status::Usage, message)
+    }
+
+    /// A failed command (exit code 1).
+    pub fn failed(message: impl Into<String>) -> Self {
+        Self::new(Status::Failed, message)
+    }
+
+    fn new(status: Status, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            chunk_index: None,
+            request: None,
+            retryable: false,
+            upload_id: None,
+        }
+    }
+
+    /// An upload, resume or wait error. Problems with the file argument or the options are
+    /// usage errors; everything else is a failure.
+    pub fn upload(e: &UploadError) -> Self {
+        let status = match e {
+            UploadError::FileNotFound { .. }
+            | UploadError::IsDirectory { .. }
+            | UploadError::EmptyFile { .. }
+            | UploadError::Unreadable { .. }
+            | UploadError::InvalidOptions(_) => Status::Usage,
+            _ => Status::Failed,
+        };
+        Self {
+            status,
+            message: e.to_string(),
+            chunk_index: e.chunk_index(),
+            request: e.request(),
+            retryable: e.is_retryable(),
+            upload_id: match e {
+                UploadError::Cancelled { upload_id } => upload_id.clone(),
+                _ => None,
+            },
+        }
+    }
+
+    /// An API error of a single call; `missing` names what a 404 means for this call.
+    pub fn api(client: &MultipartUploadClient, e: &ApiError, missing: impl FnOnce() -> String) -> Self {
+        let message = if e.is_unauthorized() {
+            UploadError::Unauthorized { host: client.host().to_owned() }.to_string()
+        } else if e.is_not_found() {
+            format!("{} on {}", missing(), client.host())
+        } else {
+            e.to_string()
+        };
+        Self {
+            status: Status::Failed,
+            message,
+            chunk_index: None,
+            request: e.request(),
+            retryable: e.is_retryable(),
+            upload_id: None,
+        }
+    }
+
+    /// The `{"event":"error",…}` object of `--json` output.
+    pub fn to_json(&self, file: Option<&str>) -> Value {
+        let mut v = json!({
+            "event": "error",
+            "message": self.message,
+            "chunk_index": self.chunk_index,
+            "request": self.request,
+            "retryable": self.retryable,
+            "exit_code": self.status.code(),
+        });
+        if let Some(file) = file {
+            v["file"] = Value::from(file);
+        }
+        if let Some(id) = &self.upload_id {
+            v["upload_id"] = Value::from(id.as_str());
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_problems_are_usage_errors_and_the_worst_status_wins() {
+        let e = UploadError::EmptyFile { path: "/x".into() };
+        assert_eq!(Failure::upload(&e).status, Status::Usage);
+        let e = UploadError::Cancelled { upload_id: Some("u".into()) };
+        assert_eq!(Failure::upload(&e).status, Status::Failed);
+        assert_eq!([Status::Failed, Status::Usage, Status::Done].into_iter().max(), Some(Status::Usage));
+        let v = Failure::failed("boom").to_json(Some("a.mp4"));
+        assert_eq!(v["event"], "error");
+        assert_eq!(v["file"], "a.mp4");
+        assert_eq!(v["exit_code"], 1);
+    }
+}

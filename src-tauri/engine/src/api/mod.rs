@@ -1,0 +1,14 @@
+//! The HTTP client for the multipart upload and asset endpoints.
+
+mod client;
+mod error;
+mod pager;
+pub mod wire;
+
+pub use client::{
+    BASE_URL_ENV, ClientBuilder, DEFAULT_BASE_URL, MAX_PAGE_LIMIT, MAX_URLS_PER_CALL,
+    MultipartUploadClient,
+};
+pub(crate) use error::snippet as error_snippet;
+pub use error::{ApiError, redact_url};
+pub use pager::{IncompleteUploadsPager, StatusPager};

@@ -1,0 +1,314 @@
+//! [`UploadError`]: why an upload stopped, which chunk or request it was, and whether
+//! trying again could help.
+//!
+//! Messages say what happened and what to do. They never contain the API key or a
+//! presigned URL's query string.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::api::ApiError;
+
+/// Why an upload, resume or wait stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UploadError {
+    /// The path does not exist.
+    #[error("no such file: {}; check the path", path.display())]
+    FileNotFound {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The path is a directory.
+    #[error("{} is a directory; choose a video file inside it", path.display())]
+    IsDirectory {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The file has no bytes.
+    #[error("{} is empty (0 bytes); there is nothing to upload", path.display())]
+    EmptyFile {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The file cannot be opened or read.
+    #[error("cannot read {}: {source}; check its permissions", path.display())]
+    Unreadable {
+        /// The path given.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server refused the file's size.
+    #[error("{} is {size} bytes, more than the server accepts: {message}", path.display())]
+    FileTooLarge {
+        /// The path given.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+        /// What the server said.
+        message: String,
+    },
+    /// The file changed while it was being uploaded or since its session began.
+    #[error("{} changed {detail}; start a new upload of the current file", path.display())]
+    FileChanged {
+        /// The path given.
+        path: PathBuf,
+        /// What changed.
+        detail: String,
+    },
+    /// An option is out of range.
+    #[error("invalid option: {0}")]
+    InvalidOptions(String),
+    /// The server rejected the API key.
+    #[error("the API key was rejected by {host} (401); check TWELVELABS_API_KEY or --api-key")]
+    Unauthorized {
+        /// The API host.
+        host: String,
+    },
+    /// An API call failed.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// A chunk could not be stored.
+    #[error("chunk {index} failed after {attempts} attempt(s): {source}")]
+    Chunk {
+        /// The 1-based chunk index.
+        index: u64,
+        /// How many attempts were made.
+        attempts: u32,
+        /// The last attempt's failure.
+        #[source]
+        source: ChunkError,
+    },
+    /// The upload used up its retry budget.
+    #[error(
+        "gave up after {retries} retries across the upload (last: chunk {index}: {source}); the network or server is failing, try again later"
+    )]
+    RetryBudgetExhausted {
+        /// Retries spent.
+        retries: u64,
+        /// The chunk whose failure found the budget empty.
+        index: u64,
+        /// That failure.
+        #[source]
+        source: ChunkError,
+    },
+    /// The session does not belong to this file.
+    #[error("session {upload_id} does not fit {}: {detail}", path.display())]
+    SessionMismatch {
+        /// The session id.
+        upload_id: String,
+        /// The file given.
+        path: PathBuf,
+        /// What does not match.
+        detail: String,
+    },
+    /// The session cannot be found among the account's incomplete uploads.
+    #[error(
+        "session {upload_id} is not among the incomplete uploads of this account (it may have completed or expired)"
+    )]
+    SessionNotFound {
+        /// The session id.
+        upload_id: String,
+    },
+    /// The session expired on the server.
+    #[error("upload session {upload_id} has expired; start the upload again")]
+    SessionExpired {
+        /// The session id.
+        upload_id: String,
+    },
+    /// The session failed on the server.
+    #[error("upload session {upload_id} failed on the server; start the upload again")]
+    SessionFailed {
+        /// The session id.
+        upload_id: String,
+    },
+    /// The server lists failed chunks for the session.
+    #[error(
+        "the server lists chunks {indices:?} of session {upload_id} as failed; resume the upload to send them again"
+    )]
+    ChunksFailed {
+        /// The session id.
+        upload_id: String,
+        /// The failed chunks.
+        indices: Vec<u64>,
+    },
+    /// The asset failed processing.
+    #[error("asset {asset_id} failed processing: {message}")]
+    AssetFailed {
+        /// The asset id.
+        asset_id: String,
+        /// The server's reason.
+        message: String,
+    },
+    /// A wait ran out of time.
+    #[error("gave up waiting for {what} after {}s", waited.as_secs())]
+    Timeout {
+        /// What was awaited.
+        what: String,
+        /// How long.
+        waited: Duration,
+    },
+    /// The server answered something the protocol does not allow.
+    #[error("the server broke the protocol: {0}")]
+    Protocol(String),
+    /// The caller cancelled.
+    #[error("{}", cancelled_message(.upload_id))]
+    Cancelled {
+        /// The session, which stays resumable until it expires.
+        upload_id: Option<String>,
+    },
+}
+
+fn cancelled_message(upload_id: &Option<String>) -> String {
+    match upload_id {
+        Some(id) => format!(
+            "upload cancelled; the API has no way to abort, so session {id} stays resumable until it expires"
+        ),
+        None => "upload cancelled before a session was created".to_owned(),
+    }
+}
+
+impl UploadError {
+    /// The chunk this error is about, if any.
+    pub fn chunk_index(&self) -> Option<u64> {
+        match self {
+            Self::Chunk { index, .. } | Self::RetryBudgetExhausted { index, .. } => Some(*index),
+            _ => None,
+        }
+    }
+
+    /// The API request this error is about, if any.
+    pub fn request(&self) -> Option<&'static str> {
+        match self {
+            Self::Api(e) => e.request(),
+            Self::Chunk { .. } | Self::RetryBudgetExhausted { .. } => Some("upload_chunk"),
+            _ => None,
+        }
+    }
+
+    /// Whether doing the same again later could succeed (a flaky network or a busy server),
+    /// as opposed to a problem with the input, the key or the session.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Api(e) => e.is_retryable(),
+            Self::Chunk { source, .. } => source.is_retryable(),
+            Self::RetryBudgetExhausted { .. } | Self::Timeout { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the caller cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, Self::Cancelled { .. })
+    }
+}
+
+/// Why one attempt to store a chunk failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChunkError {
+    /// The storage answered with an error status.
+    #[error("the storage answered {status}: {message}")]
+    Status {
+        /// The HTTP status.
+        status: u16,
+        /// The start of its body.
+        message: String,
+    },
+    /// The presigned URL had expired (403, or 400 "date is too old").
+    #[error("the presigned URL had expired ({status})")]
+    UrlExpired {
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The connection failed.
+    #[error("the connection to {host} failed: {source}")]
+    Transport {
+        /// The storage host.
+        host: String,
+        /// The transport error, with its URL removed.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// No bytes moved and no answer came for too long.
+    #[error("no progress for {}s; the connection stalled", .after.as_secs_f32())]
+    Stalled {
+        /// The stall limit.
+        after: Duration,
+    },
+    /// A 2xx answer without an ETag.
+    #[error("the storage answered without an ETag (a proxy or antivirus may be removing it)")]
+    MissingEtag,
+    /// Reading the file failed.
+    #[error("reading the file failed: {0}")]
+    Io(#[source] std::io::Error),
+    /// Getting a presigned URL for the retry failed.
+    #[error("could not get a presigned URL: {0}")]
+    Url(#[source] ApiError),
+}
+
+impl ChunkError {
+    /// Whether another attempt could succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Status { status, .. } => *status == 408 || *status == 429 || *status >= 500,
+            Self::UrlExpired { .. }
+            | Self::Transport { .. }
+            | Self::Stalled { .. }
+            | Self::MissingEtag => true,
+            Self::Io(_) => false,
+            Self::Url(e) => e.is_retryable(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_say_what_to_do() {
+        let e = UploadError::EmptyFile {
+            path: "/tmp/a.mp4".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "/tmp/a.mp4 is empty (0 bytes); there is nothing to upload"
+        );
+        let e = UploadError::Cancelled {
+            upload_id: Some("abc".into()),
+        };
+        assert!(e.to_string().contains("stays resumable"));
+        assert!(e.is_cancelled() && !e.is_retryable());
+    }
+
+    #[test]
+    fn chunk_errors_carry_index_request_and_retryability() {
+        let e = UploadError::Chunk {
+            index: 7,
+            attempts: 4,
+            source: ChunkError::Status {
+                status: 500,
+                message: "boom".into(),
+            },
+        };
+        assert_eq!(e.chunk_index(), Some(7));
+        assert_eq!(e.request(), Some("upload_chunk"));
+        assert!(e.is_retryable());
+        assert_eq!(
+            e.to_string(),
+            "chunk 7 failed after 4 attempt(s): the storage answered 500: boom"
+        );
+        let e = UploadError::Chunk {
+            index: 2,
+            attempts: 1,
+            source: ChunkError::Status {
+                status: 400,
+                message: "bad".into(),
+            },
+        };
+        assert!(!e.is_retryable());
+    }
+}

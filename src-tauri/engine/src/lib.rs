@@ -1,0 +1,48 @@
+//! `tl-upload`: streamed, parallel, self-healing uploads of large local files to the
+//! TwelveLabs multipart upload API.
+//!
+//! Two layers, named after the official SDKs so their users feel at home:
+//!
+//! - [`MultipartUploadClient`] has one method per endpoint (`create`,
+//!   `list_incomplete_uploads`, `get_status`, `report_chunk_batch`,
+//!   `get_additional_presigned_urls`, `retrieve_asset`), with typed request and response
+//!   structs ([`wire`]) that tolerate unknown fields and enum values.
+//! - The uploader on top of it: [`MultipartUploadClient::upload_file`],
+//!   [`MultipartUploadClient::resume_upload`] and
+//!   [`MultipartUploadClient::wait_for_upload_completion`], with progress as
+//!   [`UploadProgress`] and failures as [`UploadError`].
+//!
+//! # How data moves
+//!
+//! Chunks are streamed from their file offsets (no temporary files, memory bounded by
+//! `max_workers` × a small read buffer); a sliding window keeps `max_workers` PUTs in flight;
+//! presigned URLs are minted just in time in slices of at most 50 and are replaced before
+//! they expire or after any failed PUT; completed chunks are reported in batches as they
+//! finish; completion is confirmed with `get_status`, then the asset can be polled until it
+//! is `ready`.
+//!
+//! # Layout
+//!
+//! - [`api`]: the HTTP client, its wire types and [`ApiError`].
+//! - [`plan`]: the pure chunk planner.
+//! - [`retry`]: backoff with full jitter, `Retry-After`, and the per-upload retry budget.
+//! - [`progress`]: [`UploadProgress`] and per-chunk [`ChunkState`].
+//! - [`upload`]: `upload_file`, `resume_upload`, `wait_for_upload_completion`.
+//! - [`error`](mod@error): [`UploadError`].
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+pub mod api;
+pub mod error;
+pub mod plan;
+pub mod progress;
+pub mod retry;
+pub mod upload;
+
+pub use api::wire;
+pub use api::{ApiError, ClientBuilder, DEFAULT_BASE_URL, MultipartUploadClient};
+pub use error::UploadError;
+pub use plan::{ChunkPlan, ChunkSpec};
+pub use progress::{ChunkState, UploadPhase, UploadProgress};
+pub use tokio_util::sync::CancellationToken;
+pub use upload::{ProgressCallback, UploadOptions, UploadResult, UploadStatus, WaitOptions};
+pub use wire::FileType;

@@ -1,0 +1,477 @@
+//! The uploader: [`upload_file`](MultipartUploadClient::upload_file),
+//! [`resume_upload`](MultipartUploadClient::resume_upload) and
+//! [`wait_for_upload_completion`](MultipartUploadClient::wait_for_upload_completion).
+//!
+//! # Layout
+//!
+//! - `source`: file checks and chunk bodies streamed from their offsets.
+//! - `urls`: the pool of presigned URLs, minted just in time, never used twice.
+//! - `put`: one chunk PUT with its stall watchdog.
+//! - `report`: the batching reporter.
+//! - `track`: progress state and the snapshot ticker.
+//! - `run`: the sliding window and the confirmation rounds.
+//! - `wait`: waiting for a session or an asset.
+
+mod put;
+mod report;
+mod run;
+mod source;
+mod track;
+mod urls;
+mod wait;
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::api::wire::{
+    Asset, ChunkStatus, CreateAssetUploadRequest, FileType, MultipartUploadStatus,
+};
+use crate::api::{ApiError, MultipartUploadClient};
+use crate::error::UploadError;
+use crate::plan::ChunkPlan;
+use crate::progress::{UploadPhase, UploadProgress};
+use crate::retry::RetryBudget;
+use run::Session;
+use source::SourceFile;
+use track::Tracker;
+use urls::UrlPool;
+pub use wait::{StatusCallback, UploadStatus, WaitOptions};
+
+/// Receives progress snapshots, about every `progress_interval` and at once on each phase
+/// change. It runs on the upload's runtime, so it should be quick (send to a channel, set a
+/// bar), never block.
+pub type ProgressCallback = Arc<dyn Fn(&UploadProgress) + Send + Sync>;
+
+/// How to upload. The first six fields are the official SDKs' options, with their defaults.
+#[derive(Clone)]
+pub struct UploadOptions {
+    /// The name the platform shows; the file's own name when `None`.
+    pub filename: Option<String>,
+    /// The kind of media.
+    pub file_type: FileType,
+    /// The most chunks per report call.
+    pub batch_size: usize,
+    /// How many chunk PUTs are in flight at once.
+    pub max_workers: usize,
+    /// How many times one chunk is retried after a failure (expired URLs are not counted).
+    pub max_retries: u32,
+    /// The backoff base: retry n waits a random time up to `retry_delay × 2ⁿ` (30 s at most).
+    pub retry_delay: Duration,
+    /// Ask for an HLS rendition.
+    pub enable_hls: Option<bool>,
+    /// Ask for a thumbnail.
+    pub enable_thumbnail: Option<bool>,
+    /// User metadata for the asset.
+    pub user_metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// After the upload, poll the asset until it is `ready` (or `failed`).
+    pub wait_for_ready: bool,
+    /// How long to wait for the asset to be ready.
+    pub ready_timeout: Duration,
+    /// A chunk attempt with no bytes moving and no answer for this long is abandoned and
+    /// retried.
+    pub stall_timeout: Duration,
+    /// The longest a stored chunk waits before it is reported.
+    pub report_interval: Duration,
+    /// How often progress snapshots are published.
+    pub progress_interval: Duration,
+    /// Where progress goes.
+    pub progress: Option<ProgressCallback>,
+    /// Cancels the upload. The session stays resumable until it expires (the API cannot
+    /// abort one).
+    pub cancel: Option<CancellationToken>,
+}
+
+impl Default for UploadOptions {
+    fn default() -> Self {
+        Self {
+            filename: None,
+            file_type: FileType::Video,
+            batch_size: 10,
+            max_workers: 5,
+            max_retries: 3,
+            retry_delay: Duration::from_secs(1),
+            enable_hls: None,
+            enable_thumbnail: None,
+            user_metadata: None,
+            wait_for_ready: false,
+            ready_timeout: Duration::from_secs(30 * 60),
+            stall_timeout: Duration::from_secs(30),
+            report_interval: Duration::from_millis(250),
+            progress_interval: Duration::from_millis(100),
+            progress: None,
+            cancel: None,
+        }
+    }
+}
+
+impl fmt::Debug for UploadOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UploadOptions")
+            .field("filename", &self.filename)
+            .field("file_type", &self.file_type)
+            .field("batch_size", &self.batch_size)
+            .field("max_workers", &self.max_workers)
+            .field("max_retries", &self.max_retries)
+            .field("retry_delay", &self.retry_delay)
+            .field("wait_for_ready", &self.wait_for_ready)
+            .field("stall_timeout", &self.stall_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UploadOptions {
+    fn validate(&self) -> Result<(), UploadError> {
+        if self.max_workers == 0 || self.max_workers > 64 {
+            return Err(UploadError::InvalidOptions(format!(
+                "max_workers must be 1–64, got {}",
+                self.max_workers
+            )));
+        }
+        if self.batch_size == 0 || self.batch_size > 1000 {
+            return Err(UploadError::InvalidOptions(format!(
+                "batch_size must be 1–1000, got {}",
+                self.batch_size
+            )));
+        }
+        if let Some(name) = &self.filename {
+            let n = name.chars().count();
+            if n == 0 || n > 255 {
+                return Err(UploadError::InvalidOptions(format!(
+                    "filename must be 1–255 characters, got {n}"
+                )));
+            }
+        }
+        if self.stall_timeout.is_zero() {
+            return Err(UploadError::InvalidOptions(
+                "stall_timeout must be above 0".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What a finished upload produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UploadResult {
+    /// The session id.
+    pub upload_id: String,
+    /// The asset id.
+    pub asset_id: String,
+    /// The asset URL from the final report, when the server sent one.
+    pub asset_url: Option<String>,
+    /// The asset, when `wait_for_ready` was set.
+    pub asset: Option<Asset>,
+    /// The file size.
+    pub total_bytes: u64,
+    /// How many chunks the file has.
+    pub total_chunks: u64,
+    /// Chunks stored by this call (fewer than `total_chunks` after a resume).
+    pub chunks_uploaded: u64,
+    /// Bytes of the chunks stored by this call (failed attempts not counted).
+    pub bytes_uploaded: u64,
+    /// Chunk attempts that failed and were tried again.
+    pub retries: u64,
+    /// Presigned URLs replaced because they expired, were about to, or failed.
+    pub urls_refreshed: u64,
+    /// Wall-clock time of the call.
+    pub elapsed_seconds: f64,
+}
+
+/// The error for a failed API call: a rejected key is named as such.
+pub(crate) fn api_error(client: &MultipartUploadClient, e: ApiError) -> UploadError {
+    if e.is_unauthorized() {
+        UploadError::Unauthorized {
+            host: client.host().to_owned(),
+        }
+    } else {
+        UploadError::Api(e)
+    }
+}
+
+impl MultipartUploadClient {
+    /// Uploads the file at `path` in a new session.
+    ///
+    /// # Errors
+    ///
+    /// [`UploadError`] naming the file problem, the failing chunk or request, or
+    /// [`UploadError::Cancelled`].
+    ///
+    /// # Cancellation
+    ///
+    /// Cancelling `options.cancel` stops the PUTs in flight; chunks already stored are
+    /// reported first, so [`resume_upload`](Self::resume_upload) sends only the rest.
+    pub async fn upload_file(
+        &self,
+        path: impl AsRef<Path>,
+        options: UploadOptions,
+    ) -> Result<UploadResult, UploadError> {
+        let started = Instant::now();
+        options.validate()?;
+        let source = SourceFile::inspect(path.as_ref()).await?;
+        let filename = match &options.filename {
+            Some(name) => name.clone(),
+            None => default_filename(&source.path),
+        };
+        let request = CreateAssetUploadRequest {
+            filename,
+            file_type: options.file_type.clone(),
+            total_size: source.size,
+            enable_hls: options.enable_hls,
+            enable_thumbnail: options.enable_thumbnail,
+            user_metadata: options.user_metadata.clone(),
+        };
+        let cancel = options.cancel.clone().unwrap_or_default();
+        let created = tokio::select! {
+            () = cancel.cancelled() => return Err(UploadError::Cancelled { upload_id: None }),
+            created = self.create_with_date(&request) => created,
+        };
+        let received = Instant::now();
+        let (created, server_now) = created.map_err(|e| match (e.status(), e.code()) {
+            (Some(400), Some("parameter_invalid")) if e.to_string().contains("total_size") => {
+                UploadError::FileTooLarge {
+                    path: source.path.clone(),
+                    size: source.size,
+                    message: e.to_string(),
+                }
+            }
+            _ => api_error(self, e),
+        })?;
+        if created.upload_id.is_empty() {
+            return Err(UploadError::Protocol(
+                "create answered without an upload_id".into(),
+            ));
+        }
+        let plan = ChunkPlan::new(source.size, created.chunk_size, created.total_chunks)
+            .map_err(|e| UploadError::Protocol(format!("create: {e}")))?;
+        let tracker = Arc::new(Tracker::new(plan, options.progress.clone()));
+        tracker.set_session(&created.upload_id, created.asset_id.as_deref());
+        let urls = UrlPool::new(
+            self.clone(),
+            created.upload_id.clone(),
+            plan.total_chunks(),
+            options.max_workers as u64,
+        );
+        urls.add(created.upload_urls, server_now, received).await;
+        let session = Arc::new(Session {
+            client: self.clone(),
+            upload_id: created.upload_id,
+            plan,
+            source,
+            urls,
+            tracker,
+            budget: RetryBudget::for_upload(plan.total_chunks(), options.max_retries),
+            upload_headers: created.upload_headers,
+            cancel,
+            options,
+        });
+        let todo = plan.chunks().map(|c| c.index).collect();
+        drive(session, todo, started).await
+    }
+
+    /// Resumes session `upload_id` with the file at `path`: checks that the file fits the
+    /// session (size and chunk count), uploads only the chunks the server does not list as
+    /// completed, reports them and confirms.
+    ///
+    /// # Errors
+    ///
+    /// [`UploadError::SessionNotFound`], [`UploadError::SessionExpired`] or
+    /// [`UploadError::SessionMismatch`] when the session cannot take this file; otherwise
+    /// as [`upload_file`](Self::upload_file).
+    pub async fn resume_upload(
+        &self,
+        upload_id: &str,
+        path: impl AsRef<Path>,
+        options: UploadOptions,
+    ) -> Result<UploadResult, UploadError> {
+        let started = Instant::now();
+        options.validate()?;
+        let source = SourceFile::inspect(path.as_ref()).await?;
+        let sessions = self
+            .list_incomplete_uploads(50)
+            .collect()
+            .await
+            .map_err(|e| api_error(self, e))?;
+        let Some(summary) = sessions.into_iter().find(|s| s.upload_id == upload_id) else {
+            return Err(UploadError::SessionNotFound {
+                upload_id: upload_id.to_owned(),
+            });
+        };
+        match summary.status {
+            MultipartUploadStatus::Expired => {
+                return Err(UploadError::SessionExpired {
+                    upload_id: upload_id.to_owned(),
+                });
+            }
+            MultipartUploadStatus::Failed => {
+                return Err(UploadError::SessionFailed {
+                    upload_id: upload_id.to_owned(),
+                });
+            }
+            _ => {}
+        }
+        let mismatch = |detail: String| UploadError::SessionMismatch {
+            upload_id: upload_id.to_owned(),
+            path: source.path.clone(),
+            detail,
+        };
+        if summary.total_size != source.size {
+            return Err(mismatch(format!(
+                "the session is for {} bytes, the file has {}",
+                summary.total_size, source.size
+            )));
+        }
+        let plan = ChunkPlan::new(source.size, summary.chunk_size, Some(summary.total_chunks))
+            .map_err(|e| mismatch(e.to_string()))?;
+        let listing = self
+            .get_status(upload_id, 50)
+            .collect()
+            .await
+            .map_err(|e| api_error(self, e))?;
+        let done: Vec<u64> = listing
+            .uploaded_chunks
+            .iter()
+            .filter(|c| c.status == ChunkStatus::Completed && plan.chunk(c.index).is_some())
+            .map(|c| c.index)
+            .collect();
+        let tracker = Arc::new(Tracker::new(plan, options.progress.clone()));
+        tracker.set_session(upload_id, None);
+        tracker.mark_already_done(done.iter().copied());
+        let todo: Vec<u64> = plan
+            .chunks()
+            .map(|c| c.index)
+            .filter(|i| done.binary_search(i).is_err())
+            .collect();
+        let session = Arc::new(Session {
+            client: self.clone(),
+            upload_id: upload_id.to_owned(),
+            plan,
+            urls: UrlPool::new(
+                self.clone(),
+                upload_id.to_owned(),
+                plan.total_chunks(),
+                options.max_workers as u64,
+            ),
+            source,
+            tracker,
+            budget: RetryBudget::for_upload(todo.len() as u64, options.max_retries),
+            upload_headers: Default::default(),
+            cancel: options.cancel.clone().unwrap_or_default(),
+            options,
+        });
+        drive(session, todo, started).await
+    }
+}
+
+/// Runs a session to the end: transfer, confirmation, and the asset when asked for.
+async fn drive(
+    session: Arc<Session>,
+    todo: Vec<u64>,
+    started: Instant,
+) -> Result<UploadResult, UploadError> {
+    let tracker = session.tracker.clone();
+    let stop_ticker = CancellationToken::new();
+    let ticker = tracker.spawn_ticker(session.options.progress_interval, stop_ticker.clone());
+    tracker.set_phase(UploadPhase::Uploading);
+    let result = finish(&session, todo, started).await;
+    tracker.set_urls_refreshed(session.urls.refreshed());
+    stop_ticker.cancel();
+    let _ = ticker.await;
+    tracker.set_phase(match &result {
+        Ok(_) => UploadPhase::Completed,
+        Err(e) if e.is_cancelled() => UploadPhase::Cancelled,
+        Err(_) => UploadPhase::Failed,
+    });
+    result
+}
+
+async fn finish(
+    session: &Arc<Session>,
+    todo: Vec<u64>,
+    started: Instant,
+) -> Result<UploadResult, UploadError> {
+    let outcome = session.transfer(todo).await?;
+    // Bytes read from a file that changed under us would assemble into neither version.
+    session.source.check_unchanged().await?;
+    let outcome = session.confirm(outcome).await?;
+    let asset_id = session
+        .tracker
+        .asset_id()
+        .or(outcome.asset_id.clone())
+        .ok_or_else(|| UploadError::Protocol("no asset id was given for the session".into()))?;
+    let asset = if session.options.wait_for_ready {
+        session.tracker.set_phase(UploadPhase::Processing);
+        let deadline = Instant::now() + session.options.ready_timeout;
+        Some(wait::asset_ready(&session.client, &asset_id, deadline, &session.cancel).await?)
+    } else {
+        None
+    };
+    let counters = session.tracker.counters();
+    Ok(UploadResult {
+        upload_id: session.upload_id.clone(),
+        asset_id,
+        asset_url: outcome.url,
+        asset,
+        total_bytes: session.plan.total_size(),
+        total_chunks: session.plan.total_chunks(),
+        chunks_uploaded: counters.chunks_uploaded,
+        bytes_uploaded: counters.bytes_uploaded,
+        retries: counters.retries,
+        urls_refreshed: session.urls.refreshed(),
+        elapsed_seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The file's own name, for the create request (at most 255 characters, keeping the end,
+/// where the extension is).
+fn default_filename(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "upload".to_owned());
+    let count = name.chars().count();
+    if count <= 255 {
+        name
+    } else {
+        name.chars().skip(count - 255).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_filename_keeps_the_extension_within_255_characters() {
+        assert_eq!(default_filename(Path::new("/a/b/clip é.mp4")), "clip é.mp4");
+        let long = format!("/x/{}.mp4", "v".repeat(400));
+        let name = default_filename(Path::new(&long));
+        assert_eq!(name.chars().count(), 255);
+        assert!(name.ends_with(".mp4"));
+    }
+
+    #[test]
+    fn options_are_validated() {
+        let bad = UploadOptions {
+            max_workers: 0,
+            ..UploadOptions::default()
+        };
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("max_workers")
+        );
+        let bad = UploadOptions {
+            filename: Some(String::new()),
+            ..UploadOptions::default()
+        };
+        assert!(bad.validate().is_err());
+        UploadOptions::default().validate().unwrap();
+    }
+}

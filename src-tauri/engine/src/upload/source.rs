@@ -1,0 +1,199 @@
+//! The local file: checks before an upload, and chunk bodies streamed from their offsets.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Instant, SystemTime};
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use crate::error::UploadError;
+use crate::plan::ChunkSpec;
+
+/// How much of a chunk is read from disk at a time. Memory per chunk in flight is about
+/// this much, whatever the chunk size.
+const READ_BUF: usize = 256 * 1024;
+
+/// A file that passed the checks, with what it looked like then.
+#[derive(Debug, Clone)]
+pub(crate) struct SourceFile {
+    pub(crate) path: PathBuf,
+    pub(crate) size: u64,
+    pub(crate) modified: Option<SystemTime>,
+}
+
+impl SourceFile {
+    /// Checks that `path` is a readable, non-empty regular file.
+    pub(crate) async fn inspect(path: &Path) -> Result<Self, UploadError> {
+        let path = path.to_path_buf();
+        let meta = match tokio::fs::metadata(&path).await {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(UploadError::FileNotFound { path });
+            }
+            Err(source) => return Err(UploadError::Unreadable { path, source }),
+        };
+        if meta.is_dir() {
+            return Err(UploadError::IsDirectory { path });
+        }
+        if !meta.is_file() {
+            let source = io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
+            return Err(UploadError::Unreadable { path, source });
+        }
+        if meta.len() == 0 {
+            return Err(UploadError::EmptyFile { path });
+        }
+        // Opening proves read permission now rather than at the first chunk.
+        if let Err(source) = tokio::fs::File::open(&path).await {
+            return Err(UploadError::Unreadable { path, source });
+        }
+        Ok(Self {
+            path,
+            size: meta.len(),
+            modified: meta.modified().ok(),
+        })
+    }
+
+    /// Fails when the file's size or modification time differs from what was inspected.
+    pub(crate) async fn check_unchanged(&self) -> Result<(), UploadError> {
+        let meta = tokio::fs::metadata(&self.path)
+            .await
+            .map_err(|e| self.io_error(e))?;
+        if meta.len() != self.size {
+            return Err(UploadError::FileChanged {
+                path: self.path.clone(),
+                detail: format!(
+                    "size from {} to {} bytes during the upload",
+                    self.size,
+                    meta.len()
+                ),
+            });
+        }
+        if meta.modified().ok() != self.modified {
+            return Err(UploadError::FileChanged {
+                path: self.path.clone(),
+                detail: "(it was modified) during the upload".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The error for a failed read of this file: gone, changed or unreadable.
+    pub(crate) fn io_error(&self, e: io::Error) -> UploadError {
+        match e.kind() {
+            io::ErrorKind::NotFound => UploadError::FileChanged {
+                path: self.path.clone(),
+                detail: "(it was deleted or moved) during the upload".into(),
+            },
+            io::ErrorKind::UnexpectedEof => UploadError::FileChanged {
+                path: self.path.clone(),
+                detail: "(it became shorter) during the upload".into(),
+            },
+            _ => UploadError::Unreadable {
+                path: self.path.clone(),
+                source: e,
+            },
+        }
+    }
+
+    /// A request body that streams chunk `spec` from the file, counting bytes into `sent`
+    /// and stamping `activity` as data moves. A file that turns out shorter than planned
+    /// ends the body with an `UnexpectedEof` error rather than sending a short chunk.
+    pub(crate) async fn body(
+        &self,
+        spec: ChunkSpec,
+        sent: Arc<AtomicU64>,
+        activity: Arc<Activity>,
+    ) -> io::Result<reqwest::Body> {
+        let mut file = tokio::fs::File::open(&self.path).await?;
+        file.seek(io::SeekFrom::Start(spec.offset)).await?;
+        let reader = file.take(spec.len);
+        let len = spec.len;
+        let stream = futures_util::stream::try_unfold((reader, 0u64), move |(mut reader, done)| {
+            let sent = sent.clone();
+            let activity = activity.clone();
+            async move {
+                let want = READ_BUF.min((len - done).try_into().unwrap_or(READ_BUF));
+                if want == 0 {
+                    return Ok(None);
+                }
+                let mut buf = BytesMut::with_capacity(want);
+                let n = reader.read_buf(&mut buf).await?;
+                if n == 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the file is shorter than when the upload began",
+                    ));
+                }
+                sent.fetch_add(n as u64, Ordering::Relaxed);
+                activity.touch();
+                Ok(Some((buf.freeze(), (reader, done + n as u64))))
+            }
+        });
+        Ok(reqwest::Body::wrap_stream(stream))
+    }
+}
+
+/// When data last moved on one attempt, for the stall watchdog.
+#[derive(Debug)]
+pub(crate) struct Activity {
+    start: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    pub(crate) fn new() -> Self {
+        Self {
+            start: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn touch(&self) {
+        let ms = self.start.elapsed().as_millis().min(u128::from(u64::MAX)) as u64;
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// How long since data last moved.
+    pub(crate) fn idle(&self) -> std::time::Duration {
+        let last = std::time::Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+        self.start.elapsed().saturating_sub(last)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn bad_paths_get_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.mp4");
+        assert!(matches!(
+            SourceFile::inspect(&missing).await,
+            Err(UploadError::FileNotFound { .. })
+        ));
+        assert!(matches!(
+            SourceFile::inspect(dir.path()).await,
+            Err(UploadError::IsDirectory { .. })
+        ));
+        let empty = dir.path().join("empty.mp4");
+        std::fs::write(&empty, b"").unwrap();
+        assert!(matches!(
+            SourceFile::inspect(&empty).await,
+            Err(UploadError::EmptyFile { .. })
+        ));
+        let ok = dir.path().join("ok.mp4");
+        std::fs::write(&ok, b"abc").unwrap();
+        let f = SourceFile::inspect(&ok).await.unwrap();
+        assert_eq!(f.size, 3);
+        f.check_unchanged().await.unwrap();
+        std::fs::write(&ok, b"abcd").unwrap();
+        assert!(matches!(
+            f.check_unchanged().await,
+            Err(UploadError::FileChanged { .. })
+        ));
+    }
+}

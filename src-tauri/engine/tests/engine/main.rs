@@ -1,0 +1,16 @@
+//! Integration tests of the engine against `tl-sandbox` on 127.0.0.1:0, over real HTTP.
+//!
+//! One test binary; each module covers one concern.
+
+mod support;
+
+/// The low-level client: pagers, errors, secrets.
+mod client;
+/// The sliding window: never more than `max_workers` in flight, no head-of-line blocking.
+mod concurrency;
+/// Faults on the storage and the API side: each heals, or ends in a clear error.
+mod faults;
+/// Cancel, resume and wait.
+mod resume;
+/// Files of every awkward size, checked byte for byte through the sandbox's sha256.
+mod sizes;

@@ -1,0 +1,192 @@
+//! The command-line flags, as a reusable `clap::Args` struct: the `tl-sandbox` binary parses
+//! it directly, and `tlup sandbox` embeds it with `#[command(flatten)]`.
+
+use std::{net::SocketAddr, time::Duration};
+
+use clap::Args;
+
+use crate::{
+    config::{DEFAULT_CHUNK_SIZE, DEFAULT_MAX_TOTAL_SIZE, SandboxBuilder, Storage},
+    faults::{
+        FaultPlan, parse_count_bytes, parse_count_secs, parse_count_status, parse_fail_api,
+        parse_secs,
+    },
+};
+
+/// Flags of a sandbox server.
+#[derive(Debug, Clone, Args)]
+pub struct SandboxArgs {
+    /// Address to listen on. Port 0 picks a free port (the listening line tells which).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787")]
+    pub listen: SocketAddr,
+
+    /// API key clients must send as `x-api-key`.
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "TL_SANDBOX_API_KEY",
+        hide_env_values = true
+    )]
+    pub api_key: String,
+
+    /// Smallest chunk size of a session, in bytes (raised to keep sessions within 10,000 chunks).
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_CHUNK_SIZE)]
+    pub chunk_size: u64,
+
+    /// Presigned URLs returned by create (the rest come from the presigned-urls endpoint).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub initial_urls: u32,
+
+    /// Lifetime of a presigned URL, in seconds (fractions allowed).
+    #[arg(long, value_name = "SECS", default_value = "3600", value_parser = parse_secs)]
+    pub url_ttl: Duration,
+
+    /// Lifetime of an upload session, in seconds.
+    #[arg(long, value_name = "SECS", default_value = "86400", value_parser = parse_secs)]
+    pub session_ttl: Duration,
+
+    /// Largest `total_size` a session may declare, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_TOTAL_SIZE)]
+    pub max_total_size: u64,
+
+    /// Seconds a completed asset stays `processing` before it is `ready`.
+    #[arg(long, value_name = "SECS", default_value = "2", value_parser = parse_secs)]
+    pub processing_delay: Duration,
+
+    /// Where chunk bytes go: memory, disk:DIR or discard.
+    #[arg(long, value_name = "STORAGE", default_value = "memory")]
+    pub storage: Storage,
+
+    /// Per-connection read limit on request bodies, bytes per second (0: unlimited).
+    #[arg(long, value_name = "BYTES_PER_SEC")]
+    pub bandwidth: Option<u64>,
+
+    /// Milliseconds added to every request before it is answered.
+    #[arg(long, value_name = "MS")]
+    pub latency_ms: Option<u64>,
+
+    /// The next N chunk PUTs answer STATUS (e.g. 2:503).
+    #[arg(long, value_name = "N:STATUS", value_parser = parse_count_status)]
+    pub fail_puts: Option<(u32, u16)>,
+
+    /// The next N chunk PUTs lose their connection after BYTES bytes of body.
+    #[arg(long, value_name = "N:BYTES", value_parser = parse_count_bytes)]
+    pub drop_puts_after: Option<(u32, u64)>,
+
+    /// The next N chunk PUTs wait SECS before their body is read.
+    #[arg(long, value_name = "N:SECS", value_parser = parse_count_secs)]
+    pub stall_puts: Option<(u32, Duration)>,
+
+    /// The next N chunk PUTs succeed without an ETag header.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub omit_etag: u32,
+
+    /// The next N API calls answer STATUS, with Retry-After if given (e.g. 3:429:1).
+    #[arg(long, value_name = "N:STATUS[:RETRY_AFTER_SECS]", value_parser = parse_fail_api)]
+    pub fail_api: Option<(u32, u16, Option<Duration>)>,
+
+    /// Allow listening on a non-loopback address (the sandbox has no real security).
+    #[arg(long)]
+    pub allow_non_loopback: bool,
+
+    /// Log one line per request to stderr (never the query string or the API key).
+    #[arg(long)]
+    pub log_requests: bool,
+}
+
+impl SandboxArgs {
+    /// The builder these flags describe.
+    ///
+    /// # Errors
+    ///
+    /// A message for settings clap cannot check on its own (an empty API key).
+    pub fn into_builder(self) -> Result<SandboxBuilder, String> {
+        if self.api_key.is_empty() {
+            return Err("--api-key must not be empty".to_owned());
+        }
+        Ok(SandboxBuilder::default()
+            .api_key(self.api_key)
+            .listen(self.listen)
+            .allow_non_loopback(self.allow_non_loopback)
+            .chunk_size(self.chunk_size)
+            .initial_urls(self.initial_urls)
+            .url_ttl(self.url_ttl)
+            .session_ttl(self.session_ttl)
+            .max_total_size(self.max_total_size)
+            .processing_delay(self.processing_delay)
+            .storage(self.storage)
+            .bandwidth(self.bandwidth.filter(|&b| b > 0))
+            .latency(Duration::from_millis(self.latency_ms.unwrap_or(0)))
+            .faults(FaultPlan {
+                fail_puts: self.fail_puts,
+                drop_puts_after: self.drop_puts_after,
+                stall_puts: self.stall_puts,
+                omit_etag: self.omit_etag,
+                fail_api: self.fail_api,
+            })
+            .log_requests(self.log_requests))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: SandboxArgs,
+    }
+
+    #[test]
+    fn flags_map_onto_the_builder() {
+        let cli = Cli::try_parse_from([
+            "tl-sandbox",
+            "--api-key",
+            "k",
+            "--listen",
+            "127.0.0.1:0",
+            "--chunk-size",
+            "1048576",
+            "--url-ttl",
+            "1.5",
+            "--storage",
+            "disk:/tmp/x",
+            "--fail-puts",
+            "2:503",
+            "--fail-api",
+            "1:429:3",
+            "--stall-puts",
+            "1:0.25",
+            "--bandwidth",
+            "0",
+        ])
+        .unwrap();
+        let builder = cli.args.into_builder().unwrap();
+        assert_eq!(builder.chunk_size, 1_048_576);
+        assert_eq!(builder.url_ttl, Duration::from_millis(1500));
+        assert_eq!(builder.storage, Storage::Disk("/tmp/x".into()));
+        assert_eq!(builder.faults.fail_puts, Some((2, 503)));
+        assert_eq!(
+            builder.faults.fail_api,
+            Some((1, 429, Some(Duration::from_secs(3))))
+        );
+        assert_eq!(builder.bandwidth, None);
+        assert_eq!(builder.session_ttl, Duration::from_secs(86_400));
+    }
+
+    #[test]
+    fn bad_specs_are_refused_by_clap() {
+        for bad in [
+            ["--fail-puts", "x"],
+            ["--url-ttl", "-1"],
+            ["--storage", "s3"],
+        ] {
+            let mut argv = vec!["tl-sandbox", "--api-key", "k"];
+            argv.extend(bad);
+            assert!(Cli::try_parse_from(argv).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,315 @@
+//! Settings: the builder a test or the CLI fills in, and the validated [`Config`] the server
+//! runs with.
+
+use std::{
+    fmt,
+    net::{Ipv4Addr, SocketAddr},
+    path::PathBuf,
+    str::FromStr,
+    time::Duration,
+};
+
+use crate::{error::SandboxError, faults::FaultPlan};
+
+/// The API key a builder uses unless told otherwise.
+pub const DEFAULT_API_KEY: &str = "sandbox-key";
+/// The chunk size of the documented examples (5 MiB).
+pub const DEFAULT_CHUNK_SIZE: u64 = 5 * 1024 * 1024;
+/// The documented multipart limit (4 GiB).
+pub const DEFAULT_MAX_TOTAL_SIZE: u64 = 4 * 1024 * 1024 * 1024;
+/// The protocol's maximum number of chunks in one session (S3's part limit).
+pub const MAX_CHUNKS: u64 = 10_000;
+
+/// Where chunk bytes go.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Storage {
+    /// Keep the bytes in memory until the asset is deleted. Simple and fast; uses RAM.
+    #[default]
+    Memory,
+    /// Write each chunk to `DIR/<upload_id>/<chunk_index>.part` (direct uploads to
+    /// `DIR/<asset_id>/1.part`). Paths derive only from generated ids.
+    Disk(PathBuf),
+    /// Keep only each chunk's length and MD5: for benchmarks with files larger than RAM.
+    /// Assets then have no `sha256`.
+    Discard,
+}
+
+impl FromStr for Storage {
+    type Err = String;
+
+    /// Parses `memory`, `discard` or `disk:DIR`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "memory" => Ok(Self::Memory),
+            "discard" => Ok(Self::Discard),
+            _ => match text.strip_prefix("disk:") {
+                Some("") => Err("`disk:` needs a directory, as in `disk:/tmp/chunks`".into()),
+                Some(dir) => Ok(Self::Disk(PathBuf::from(dir))),
+                None => Err(format!(
+                    "`{text}` is not a storage: use memory, discard or disk:DIR"
+                )),
+            },
+        }
+    }
+}
+
+impl fmt::Display for Storage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Memory => f.write_str("memory"),
+            Self::Discard => f.write_str("discard"),
+            Self::Disk(dir) => write!(f, "disk:{}", dir.display()),
+        }
+    }
+}
+
+/// Configures and starts a sandbox. Get one with [`crate::Sandbox::builder`].
+///
+/// Every setting has a default that matches the real service (5 MiB chunks, 1 h URLs, 24 h
+/// sessions, 4 GiB limit), except the listen address, which is `127.0.0.1:0` so parallel
+/// tests never collide.
+#[derive(Debug, Clone)]
+pub struct SandboxBuilder {
+    pub(crate) api_key: String,
+    pub(crate) listen: SocketAddr,
+    pub(crate) allow_non_loopback: bool,
+    pub(crate) chunk_size: u64,
+    pub(crate) initial_urls: u32,
+    pub(crate) url_ttl: Duration,
+    pub(crate) session_ttl: Duration,
+    pub(crate) max_total_size: u64,
+    pub(crate) processing_delay: Duration,
+    pub(crate) storage: Storage,
+    pub(crate) bandwidth: Option<u64>,
+    pub(crate) latency: Duration,
+    pub(crate) faults: FaultPlan,
+    pub(crate) log_requests: bool,
+}
+
+impl Default for SandboxBuilder {
+    fn default() -> Self {
+        Self {
+            api_key: DEFAULT_API_KEY.to_owned(),
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            allow_non_loopback: false,
+            chunk_size: DEFAULT_CHUNK_SIZE,
+            initial_urls: 10,
+            url_ttl: Duration::from_secs(3600),
+            session_ttl: Duration::from_secs(86_400),
+            max_total_size: DEFAULT_MAX_TOTAL_SIZE,
+            processing_delay: Duration::from_secs(2),
+            storage: Storage::Memory,
+            bandwidth: None,
+            latency: Duration::ZERO,
+            faults: FaultPlan::default(),
+            log_requests: false,
+        }
+    }
+}
+
+impl SandboxBuilder {
+    /// The key every `/v1.3` call must send as `x-api-key` (default `sandbox-key`).
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = key.into();
+        self
+    }
+
+    /// The address to listen on (default `127.0.0.1:0`, an ephemeral port).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    /// Allows a non-loopback listen address. Off by default: the sandbox has no real
+    /// security and would accept uploads from the whole network.
+    pub fn allow_non_loopback(mut self, yes: bool) -> Self {
+        self.allow_non_loopback = yes;
+        self
+    }
+
+    /// The smallest chunk size a session gets (default 5 MiB). A session's chunk size is
+    /// raised above this when needed to stay within 10,000 chunks.
+    pub fn chunk_size(mut self, bytes: u64) -> Self {
+        self.chunk_size = bytes;
+        self
+    }
+
+    /// How many presigned URLs `create` returns (default 10). Small values make clients
+    /// exercise the presigned-urls endpoint.
+    pub fn initial_urls(mut self, n: u32) -> Self {
+        self.initial_urls = n;
+        self
+    }
+
+    /// Lifetime of each presigned URL (default 1 h).
+    pub fn url_ttl(mut self, d: Duration) -> Self {
+        self.url_ttl = d;
+        self
+    }
+
+    /// Lifetime of an upload session (default 24 h); after it the session is `expired`.
+    pub fn session_ttl(mut self, d: Duration) -> Self {
+        self.session_ttl = d;
+        self
+    }
+
+    /// The largest `total_size` a session may declare (default 4 GiB).
+    pub fn max_total_size(mut self, bytes: u64) -> Self {
+        self.max_total_size = bytes;
+        self
+    }
+
+    /// How long a completed asset stays `processing` before it is `ready` (default 2 s).
+    pub fn processing_delay(mut self, d: Duration) -> Self {
+        self.processing_delay = d;
+        self
+    }
+
+    /// Where chunk bytes are kept (default [`Storage::Memory`]).
+    pub fn storage(mut self, s: Storage) -> Self {
+        self.storage = s;
+        self
+    }
+
+    /// Per-connection read limit on request bodies, in bytes per second (`None` or `Some(0)`:
+    /// unlimited). Adjustable later with [`crate::SandboxHandle::set_bandwidth`].
+    pub fn bandwidth(mut self, bytes_per_sec: Option<u64>) -> Self {
+        self.bandwidth = bytes_per_sec;
+        self
+    }
+
+    /// Delay added to every request before it is answered (default none).
+    pub fn latency(mut self, d: Duration) -> Self {
+        self.latency = d;
+        self
+    }
+
+    /// Faults pending from the start. Adjustable later with [`crate::SandboxHandle::faults`].
+    pub fn faults(mut self, plan: FaultPlan) -> Self {
+        self.faults = plan;
+        self
+    }
+
+    /// Logs one line per request to stderr (method, path without query, status, time).
+    /// Off by default so parallel tests stay quiet.
+    pub fn log_requests(mut self, yes: bool) -> Self {
+        self.log_requests = yes;
+        self
+    }
+
+    /// Checks every setting; the server only ever sees a valid [`Config`].
+    pub(crate) fn validate(self) -> Result<Config, SandboxError> {
+        if !self.listen.ip().is_loopback() && !self.allow_non_loopback {
+            return Err(SandboxError::NonLoopback { addr: self.listen });
+        }
+        let invalid = |name, reason: &str| SandboxError::InvalidSetting {
+            name,
+            reason: reason.to_owned(),
+        };
+        if self.api_key.is_empty() {
+            return Err(invalid("api_key", "the API key must not be empty"));
+        }
+        if self.chunk_size == 0 {
+            return Err(invalid("chunk_size", "must be at least 1 byte"));
+        }
+        if self.max_total_size == 0 {
+            return Err(invalid("max_total_size", "must be at least 1 byte"));
+        }
+        const HUNDRED_YEARS: Duration = Duration::from_secs(100 * 366 * 86_400);
+        for (name, d) in [
+            ("url_ttl", self.url_ttl),
+            ("session_ttl", self.session_ttl),
+            ("processing_delay", self.processing_delay),
+            ("latency", self.latency),
+        ] {
+            if d > HUNDRED_YEARS {
+                return Err(invalid(name, "must be at most 100 years"));
+            }
+        }
+        Ok(Config {
+            api_key: self.api_key,
+            listen: self.listen,
+            chunk_size: self.chunk_size,
+            initial_urls: self.initial_urls,
+            url_ttl: self.url_ttl,
+            session_ttl: self.session_ttl,
+            max_total_size: self.max_total_size,
+            processing_delay: self.processing_delay,
+            storage: self.storage,
+            bandwidth: self.bandwidth.unwrap_or(0),
+            latency: self.latency,
+            faults: self.faults,
+            log_requests: self.log_requests,
+        })
+    }
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) api_key: String,
+    pub(crate) listen: SocketAddr,
+    pub(crate) chunk_size: u64,
+    pub(crate) initial_urls: u32,
+    pub(crate) url_ttl: Duration,
+    pub(crate) session_ttl: Duration,
+    pub(crate) max_total_size: u64,
+    pub(crate) processing_delay: Duration,
+    pub(crate) storage: Storage,
+    /// Bytes per second per connection; 0 means unlimited.
+    pub(crate) bandwidth: u64,
+    pub(crate) latency: Duration,
+    pub(crate) faults: FaultPlan,
+    pub(crate) log_requests: bool,
+}
+
+impl Config {
+    /// The chunk size of a session of `total_size` bytes: the configured size, raised so the
+    /// session never has more than [`MAX_CHUNKS`] chunks.
+    pub(crate) fn session_chunk_size(&self, total_size: u64) -> u64 {
+        self.chunk_size.max(total_size.div_ceil(MAX_CHUNKS))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_parses_and_prints() {
+        for text in ["memory", "discard", "disk:/tmp/x"] {
+            assert_eq!(
+                text.parse::<Storage>().map(|s| s.to_string()),
+                Ok(text.into())
+            );
+        }
+        assert!("disk:".parse::<Storage>().is_err());
+        assert!("s3".parse::<Storage>().is_err());
+    }
+
+    #[test]
+    fn chunk_size_grows_to_stay_within_ten_thousand_chunks() {
+        let config = SandboxBuilder::default()
+            .chunk_size(100)
+            .validate()
+            .unwrap();
+        assert_eq!(config.session_chunk_size(1_000), 100);
+        assert_eq!(config.session_chunk_size(1_000_000), 100);
+        assert_eq!(config.session_chunk_size(1_000_001), 101);
+        assert!(1_000_001u64.div_ceil(101) <= MAX_CHUNKS);
+    }
+
+    #[test]
+    fn non_loopback_needs_consent() {
+        let any = SocketAddr::from(([0, 0, 0, 0], 0));
+        let refused = SandboxBuilder::default().listen(any).validate();
+        assert!(matches!(refused, Err(SandboxError::NonLoopback { .. })));
+        assert!(
+            SandboxBuilder::default()
+                .listen(any)
+                .allow_non_loopback(true)
+                .validate()
+                .is_ok()
+        );
+    }
+}

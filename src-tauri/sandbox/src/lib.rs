@@ -1,0 +1,80 @@
+//! `tl-sandbox`: a local HTTP server that speaks the TwelveLabs multipart upload protocol,
+//! storage side included.
+//!
+//! It is the test server of every crate in this workspace, the app's offline default, and the
+//! benchmark target. It issues its own signed, expiring presigned URLs that point back at
+//! itself, answers chunk PUTs with an `ETag`, checks reported proofs and sizes, assembles the
+//! asset and serves it (with a `sha256` of the assembled bytes) from `GET /v1.3/assets/{id}`.
+//! The official SDKs' `upload_file` works against it unchanged.
+//!
+//! ```no_run
+//! let sandbox = tl_sandbox::Sandbox::builder()
+//!     .chunk_size(1024 * 1024)
+//!     .initial_urls(5)
+//!     .start()?;
+//! println!("base URL: {}, key: {}", sandbox.base_url(), sandbox.api_key());
+//! sandbox.faults().fail_puts(2, 503); // the next two chunk PUTs fail
+//! # Ok::<(), tl_sandbox::SandboxError>(())
+//! ```
+//!
+//! # Endpoints
+//!
+//! Under `/v1.3` (all need `x-api-key`): the five multipart endpoints
+//! (`GET|POST /assets/multipart-uploads`, `GET|POST /assets/multipart-uploads/{upload_id}`,
+//! `POST /assets/multipart-uploads/{upload_id}/presigned-urls`), the assets
+//! (`GET|POST /assets`, `GET|DELETE /assets/{asset_id}`) and the sandbox's own extension
+//! (`GET /sandbox/stats`, `POST /sandbox/stats/reset`, `GET|POST /sandbox/faults`).
+//! Chunk bytes go to `PUT /storage/{upload_id}/{chunk_index}`, authorised by the URL's
+//! signature instead of the key.
+//!
+//! # Layout
+//!
+//! - [`config`]: [`SandboxBuilder`] and [`Storage`]; validation into the internal config.
+//! - `handle`: [`SandboxBuilder::start`] (own thread, own runtime) and [`SandboxHandle`].
+//! - [`cli`]: [`cli::SandboxArgs`], the flags shared by `tl-sandbox` and `tlup sandbox`.
+//! - `server`: shared state, route table, middleware (key, faults, latency), serve loop.
+//! - `routes`: handlers: `uploads` (multipart API), `chunks` (storage PUT), `assets`,
+//!   `admin` (stats and faults).
+//! - `session`, `asset`, `store`: the domain: sessions and their chunks, assets, and the
+//!   locked maps that hold them.
+//! - `storage`: where chunk bytes go (memory, disk, discard), streamed and committed whole.
+//! - `signing`: HMAC-signed presigned URLs. `clock`: time and expiry arithmetic.
+//! - `conn`: the wrapped TCP stream (per-connection rate limit, kill switch).
+//! - [`faults`]: [`FaultPlan`] and the live [`Faults`]. [`stats`]: [`Stats`] counters.
+//! - `wire`: the JSON response types. `extract`: request parsing with JSON errors.
+//! - [`error`]: [`SandboxError`] and the wire error shapes.
+
+mod asset;
+pub mod cli;
+mod clock;
+pub mod config;
+mod conn;
+pub mod error;
+mod extract;
+pub mod faults;
+mod handle;
+mod routes;
+mod server;
+mod session;
+mod signing;
+pub mod stats;
+mod storage;
+mod store;
+mod wire;
+
+pub use config::{SandboxBuilder, Storage};
+pub use error::SandboxError;
+pub use faults::{FaultPlan, Faults};
+pub use handle::SandboxHandle;
+pub use stats::Stats;
+
+/// Entry point: `Sandbox::builder()...start()`.
+#[derive(Debug, Clone, Copy)]
+pub struct Sandbox;
+
+impl Sandbox {
+    /// A builder with the defaults described on [`SandboxBuilder`].
+    pub fn builder() -> SandboxBuilder {
+        SandboxBuilder::default()
+    }
+}

@@ -1,0 +1,244 @@
+//! The sandbox's own extension endpoints, so a sandbox started in another process can be
+//! observed and steered: `GET /v1.3/sandbox/stats`, `POST /v1.3/sandbox/stats/reset`,
+//! `GET|POST /v1.3/sandbox/faults`.
+//!
+//! `POST /v1.3/sandbox/faults` takes a JSON object; each key is optional and replaces that
+//! setting, `null` clears it, and `"clear": true` first removes every pending fault:
+//!
+//! ```json
+//! { "clear": true,
+//!   "fail_puts": "2:503",            // or {"count": 2, "status": 503}
+//!   "drop_puts_after": "1:65536",    // or {"count": 1, "bytes": 65536}
+//!   "stall_puts": "1:2.5",           // or {"count": 1, "secs": 2.5}
+//!   "omit_etag": 1,
+//!   "fail_api": "3:429:1",           // or {"count": 3, "status": 429, "retry_after_secs": 1}
+//!   "bandwidth": 1048576,            // bytes/s per connection; 0 or null: unlimited
+//!   "latency_ms": 50 }
+//! ```
+//! Unknown keys are refused (`parameter_unknown`) so a typo never passes silently.
+
+use std::time::Duration;
+
+use axum::{Json, extract::State, http::StatusCode};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::{
+    error::ApiError,
+    extract::JsonObject,
+    faults::{
+        FaultPlan, parse_count_bytes, parse_count_secs, parse_count_status, parse_fail_api,
+        secs_to_duration,
+    },
+    server::App,
+    stats::Stats,
+};
+
+pub(crate) async fn stats(State(app): State<App>) -> Json<Stats> {
+    Json(app.stats.snapshot())
+}
+
+pub(crate) async fn reset_stats(State(app): State<App>) -> Json<Stats> {
+    app.stats.reset();
+    Json(app.stats.snapshot())
+}
+
+pub(crate) async fn faults(State(app): State<App>) -> Json<FaultsView> {
+    Json(FaultsView::of(&app))
+}
+
+pub(crate) async fn set_faults(
+    State(app): State<App>,
+    JsonObject(body): JsonObject,
+) -> Result<Json<FaultsView>, ApiError> {
+    const KNOWN: [&str; 8] = [
+        "clear",
+        "fail_puts",
+        "drop_puts_after",
+        "stall_puts",
+        "omit_etag",
+        "fail_api",
+        "bandwidth",
+        "latency_ms",
+    ];
+    if let Some(key) = body.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "parameter_unknown",
+            format!(
+                "`{key}` is not a sandbox setting; known: {}",
+                KNOWN.join(", ")
+            ),
+        ));
+    }
+    // Build the whole new state first, so a bad value changes nothing.
+    let clear = match body.get("clear") {
+        None | Some(Value::Null) => false,
+        Some(v) => v
+            .as_bool()
+            .ok_or_else(|| ApiError::invalid("`clear` must be a boolean"))?,
+    };
+    let mut plan = if clear {
+        FaultPlan::default()
+    } else {
+        app.faults.pending()
+    };
+    if let Some(v) = body.get("fail_puts") {
+        plan.fail_puts = counted(v, "fail_puts", parse_count_status, |o| {
+            Ok((count(o, "fail_puts")?, status(o, "fail_puts")?))
+        })?;
+    }
+    if let Some(v) = body.get("drop_puts_after") {
+        plan.drop_puts_after = counted(v, "drop_puts_after", parse_count_bytes, |o| {
+            Ok((
+                count(o, "drop_puts_after")?,
+                number(o, "drop_puts_after", "bytes")?,
+            ))
+        })?;
+    }
+    if let Some(v) = body.get("stall_puts") {
+        plan.stall_puts = counted(v, "stall_puts", parse_count_secs, |o| {
+            Ok((
+                count(o, "stall_puts")?,
+                secs(o, "stall_puts", "secs")?.unwrap_or_default(),
+            ))
+        })?;
+    }
+    if let Some(v) = body.get("omit_etag") {
+        plan.omit_etag = match v {
+            Value::Null => 0,
+            v => v
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| ApiError::invalid("`omit_etag` must be a request count"))?,
+        };
+    }
+    if let Some(v) = body.get("fail_api") {
+        plan.fail_api = counted(v, "fail_api", parse_fail_api, |o| {
+            Ok((
+                count(o, "fail_api")?,
+                status(o, "fail_api")?,
+                secs(o, "fail_api", "retry_after_secs")?,
+            ))
+        })?;
+    }
+    let bandwidth = match body.get("bandwidth") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(v) => Some(Some(v.as_u64().ok_or_else(|| {
+            ApiError::invalid("`bandwidth` must be a byte rate (0 or null: unlimited)")
+        })?)),
+    };
+    let latency = match body.get("latency_ms") {
+        None => None,
+        Some(Value::Null) => Some(Duration::ZERO),
+        Some(v) => Some(
+            v.as_u64()
+                .filter(|&ms| ms <= 3_600_000)
+                .map(Duration::from_millis)
+                .ok_or_else(|| ApiError::invalid("`latency_ms` must be 0..=3600000"))?,
+        ),
+    };
+
+    app.faults.set(plan);
+    if let Some(bandwidth) = bandwidth {
+        app.set_bandwidth(bandwidth.filter(|&b| b > 0));
+    }
+    if let Some(latency) = latency {
+        app.set_latency(latency);
+    }
+    Ok(Json(FaultsView::of(&app)))
+}
+
+/// Reads one counted fault: `null` (clear), a CLI-style string, or an object.
+fn counted<T>(
+    value: &Value,
+    name: &str,
+    parse: fn(&str) -> Result<T, String>,
+    from_object: impl FnOnce(&Map<String, Value>) -> Result<T, ApiError>,
+) -> Result<Option<T>, ApiError> {
+    match value {
+        Value::Null => Ok(None),
+        Value::String(spec) => parse(spec)
+            .map(Some)
+            .map_err(|e| ApiError::invalid(format!("`{name}`: {e}"))),
+        Value::Object(map) => from_object(map).map(Some),
+        _ => Err(ApiError::invalid(format!(
+            "`{name}` must be null, a string like the command-line flag, or an object"
+        ))),
+    }
+}
+
+fn number(map: &Map<String, Value>, name: &str, field: &str) -> Result<u64, ApiError> {
+    match map.get(field) {
+        None | Some(Value::Null) => Err(ApiError::not_provided(&format!("{name}.{field}"))),
+        Some(v) => v.as_u64().ok_or_else(|| {
+            ApiError::invalid(format!("`{name}.{field}` must be a non-negative integer"))
+        }),
+    }
+}
+
+fn count(map: &Map<String, Value>, name: &str) -> Result<u32, ApiError> {
+    u32::try_from(number(map, name, "count")?)
+        .map_err(|_| ApiError::invalid(format!("`{name}.count` is too large")))
+}
+
+fn status(map: &Map<String, Value>, name: &str) -> Result<u16, ApiError> {
+    match number(map, name, "status")? {
+        s @ 400..=599 => Ok(s as u16),
+        _ => Err(ApiError::invalid(format!(
+            "`{name}.status` must be an HTTP error status (400-599)"
+        ))),
+    }
+}
+
+fn secs(map: &Map<String, Value>, name: &str, field: &str) -> Result<Option<Duration>, ApiError> {
+    match map.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_f64()
+            .and_then(secs_to_duration)
+            .map(Some)
+            .ok_or_else(|| ApiError::invalid(format!("`{name}.{field}` must be seconds >= 0"))),
+    }
+}
+
+/// The current fault and link settings, as JSON.
+#[derive(Debug, Serialize)]
+pub(crate) struct FaultsView {
+    fail_puts: Option<Value>,
+    drop_puts_after: Option<Value>,
+    stall_puts: Option<Value>,
+    omit_etag: u32,
+    fail_api: Option<Value>,
+    bandwidth: Option<u64>,
+    latency_ms: u64,
+}
+
+impl FaultsView {
+    fn of(app: &App) -> Self {
+        let plan = app.faults.pending();
+        let bandwidth = app.bandwidth.load(std::sync::atomic::Ordering::Relaxed);
+        Self {
+            fail_puts: plan
+                .fail_puts
+                .map(|(count, status)| serde_json::json!({"count": count, "status": status})),
+            drop_puts_after: plan
+                .drop_puts_after
+                .map(|(count, bytes)| serde_json::json!({"count": count, "bytes": bytes})),
+            stall_puts: plan
+                .stall_puts
+                .map(|(count, d)| serde_json::json!({"count": count, "secs": d.as_secs_f64()})),
+            omit_etag: plan.omit_etag,
+            fail_api: plan.fail_api.map(|(count, status, retry)| {
+                serde_json::json!({
+                    "count": count,
+                    "status": status,
+                    "retry_after_secs": retry.map(|d| d.as_secs_f64()),
+                })
+            }),
+            bandwidth: (bandwidth > 0).then_some(bandwidth),
+            latency_ms: u64::try_from(app.latency().as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! The HTTP server: shared state, the route table, the cross-cutting middleware (API key,
+//! API faults, latency, version header) and the serve loop with its graceful shutdown.
+
+use std::{
+    future::IntoFuture,
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, OriginalUri, Request, State},
+    http::{HeaderValue, Method, StatusCode},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{get, post, put},
+};
+use tokio::{net::TcpListener, sync::watch};
+
+use crate::{
+    clock,
+    config::Config,
+    conn::{ConnInfo, SandboxListener},
+    error::ApiError,
+    faults::Faults,
+    routes,
+    signing::Signer,
+    stats::Counters,
+    storage::ChunkStorage,
+    store::Store,
+    wire::{PresignedUrl, Timestamp},
+};
+
+/// How long a graceful shutdown waits for in-flight requests before cutting them off.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// Everything a request handler can reach. One per sandbox; nothing is global.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    /// `http://HOST:PORT`, the origin that presigned URLs point at.
+    pub(crate) public_url: String,
+    pub(crate) signer: Signer,
+    pub(crate) store: Store,
+    pub(crate) storage: ChunkStorage,
+    pub(crate) faults: Faults,
+    pub(crate) stats: Counters,
+    /// Per-connection read limit in bytes/s (0: unlimited), read by every connection.
+    pub(crate) bandwidth: Arc<AtomicU64>,
+    latency_micros: AtomicU64,
+}
+
+/// The state type of every handler.
+pub(crate) type App = Arc<Shared>;
+
+impl Shared {
+    pub(crate) fn new(config: Config, local: SocketAddr, storage: ChunkStorage) -> Self {
+        // A wildcard bind is reachable on loopback; URLs must name an address clients can use.
+        let host = if local.ip().is_unspecified() {
+            match local {
+                SocketAddr::V4(_) => SocketAddr::from(([127, 0, 0, 1], local.port())),
+                SocketAddr::V6(_) => {
+                    SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, local.port()))
+                }
+            }
+        } else {
+            local
+        };
+        let latency = u64::try_from(config.latency.as_micros()).unwrap_or(u64::MAX);
+        Self {
+            public_url: format!("http://{host}"),
+            signer: Signer::random(),
+            store: Store::default(),
+            storage,
+            faults: Faults::new(config.faults.clone()),
+            stats: Counters::default(),
+            bandwidth: Arc::new(AtomicU64::new(config.bandwidth)),
+            latency_micros: AtomicU64::new(latency),
+            config,
+        }
+    }
+
+    pub(crate) fn latency(&self) -> Duration {
+        Duration::from_micros(self.latency_micros.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn set_latency(&self, d: Duration) {
+        let micros = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        self.latency_micros.store(micros, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_bandwidth(&self, bytes_per_sec: Option<u64>) {
+        self.bandwidth
+            .store(bytes_per_sec.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// A presigned URL for one chunk, valid for `url_ttl` from `now`.
+    pub(crate) fn presign(
+        &self,
+        upload_id: &str,
+        chunk_index: u32,
+        now: time::OffsetDateTime,
+    ) -> PresignedUrl {
+        let expires = clock::expiry_secs(now, self.config.url_ttl);
+        Counters::add(&self.stats.urls_issued, 1);
+        PresignedUrl {
+            chunk_index,
+            url: format!(
+                "{}{}",
+                self.public_url,
+                self.signer.path_and_query(upload_id, chunk_index, expires)
+            ),
+            expires_at: Timestamp(clock::from_unix(expires)),
+        }
+    }
+}
+
+/// The route table.
+pub(crate) fn router(app: App) -> Router {
+    let api = Router::new()
+        .route(
+            "/assets/multipart-uploads",
+            get(routes::uploads::list_incomplete).post(routes::uploads::create),
+        )
+        .route(
+            "/assets/multipart-uploads/{upload_id}",
+            get(routes::uploads::status).post(routes::uploads::report),
+        )
+        .route(
+            "/assets/multipart-uploads/{upload_id}/presigned-urls",
+            post(routes::uploads::presigned_urls),
+        )
+        .route(
+            "/assets",
+            get(routes::assets::list)
+                .post(routes::assets::create)
+                // The form handler streams the file and enforces its own limit.
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/assets/{asset_id}",
+            get(routes::assets::retrieve).delete(routes::assets::delete),
+        )
+        .route_layer(middleware::from_fn_with_state(app.clone(), api_gate));
+    let admin = Router::new()
+        .route("/sandbox/stats", get(routes::admin::stats))
+        .route("/sandbox/stats/reset", post(routes::admin::reset_stats))
+        .route(
+            "/sandbox/faults",
+            get(routes::admin::faults).post(routes::admin::set_faults),
+        );
+    let v13 = api
+        .merge(admin)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(app.clone(), require_api_key))
+        .layer(middleware::map_response(api_version));
+    Router::new()
+        .nest("/v1.3", v13)
+        .route(
+            "/storage/{upload_id}/{chunk_index}",
+            put(routes::chunks::put_chunk),
+        )
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(app.clone(), latency_and_log))
+        .with_state(app)
+}
+
+/// Serves until `shutdown` turns true (or its sender is dropped), then stops accepting,
+/// lets in-flight requests finish for up to [`SHUTDOWN_GRACE`], and returns.
+pub(crate) async fn serve(listener: TcpListener, app: App, shutdown: watch::Receiver<bool>) {
+    let service = router(app.clone()).into_make_service_with_connect_info::<ConnInfo>();
+    let listener = SandboxListener::new(listener, app.bandwidth.clone());
+    let mut signal = shutdown.clone();
+    let server = axum::serve(listener, service)
+        .with_graceful_shutdown(async move {
+            let _ = signal.wait_for(|&stop| stop).await;
+        })
+        .into_future();
+    let mut deadline = shutdown;
+    let grace = async move {
+        let _ = deadline.wait_for(|&stop| stop).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        _ = server => {}
+        () = grace => {}
+    }
+}
+
+/// Every `/v1.3` call needs the configured `x-api-key`.
+async fn require_api_key(State(app): State<App>, req: Request, next: Next) -> Response {
+    let sent = req.headers().get("x-api-key").map(HeaderValue::as_bytes);
+    match sent {
+        Some(key) if constant_time_eq(key, app.config.api_key.as_bytes()) => next.run(req).await,
+        _ => ApiError::unauthorized().into_response(),
+    }
+}
+
+/// Counts API calls and applies `fail_api` faults (not on `/v1.3/sandbox/*`, which the
+/// tests themselves use to steer the sandbox).
+async fn api_gate(State(app): State<App>, req: Request, next: Next) -> Response {
+    Counters::add(&app.stats.api_requests, 1);
+    match app.faults.take_api() {
+        None => next.run(req).await,
+        Some((status, retry_after)) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let code = match status.as_u16() {
+                429 => "too_many_requests",
+                500..=599 => "internal_server_error",
+                _ => "injected_fault",
+            };
+            ApiError::new(
+                status,
+                code,
+                format!("fault injected by the sandbox (status {})", status.as_u16()),
+            )
+            .with_retry_after(retry_after)
+            .into_response()
+        }
+    }
+}
+
+/// Adds the configured latency and, when enabled, logs the request to stderr. The log line
+/// has the path only: queries carry URL signatures, and headers carry the API key.
+async fn latency_and_log(State(app): State<App>, req: Request, next: Next) -> Response {
+    let latency = app.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    if !app.config.log_requests {
+        return next.run(req).await;
+    }
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let started = tokio::time::Instant::now();
+    let response = next.run(req).await;
+    eprintln!(
+        "tl-sandbox: {method} {path} -> {} ({:.1} ms)",
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    response
+}
+
+async fn api_version(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert("x-api-version", HeaderValue::from_static("1.3"));
+    response
+}
+
+async fn not_found(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "resource_not_exist",
+        format!("no such endpoint: {method} {}", uri.path()),
+    )
+}
+
+async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
+
+/// Compares secrets without an early exit, so timing does not reveal a matching prefix.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_compare_exactly() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+}

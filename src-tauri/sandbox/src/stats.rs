@@ -1,0 +1,122 @@
+//! Traffic counters, so tests and benchmarks can see what a client really did (how many PUTs,
+//! how many in parallel, how many URLs it asked for) instead of trusting the client's account.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+/// A snapshot of the counters, as returned by [`crate::SandboxHandle::stats`] and
+/// `GET /v1.3/sandbox/stats`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct Stats {
+    /// Chunk PUTs that reached the storage endpoint (valid or not).
+    pub puts_received: u64,
+    /// Chunk PUTs answered 200 with the chunk stored.
+    pub puts_completed: u64,
+    /// Request-body bytes read by chunk PUTs, including those of failed PUTs.
+    pub bytes_received: u64,
+    /// Chunk PUTs being handled right now (a gauge; a reset leaves it alone).
+    pub puts_in_flight: u64,
+    /// The highest `puts_in_flight` seen since start or the last reset.
+    pub puts_in_flight_peak: u64,
+    /// Presigned URLs handed out (by create and by presigned-urls).
+    pub urls_issued: u64,
+    /// Report (`POST /assets/multipart-uploads/{id}`) requests.
+    pub reports_received: u64,
+    /// Upload sessions created.
+    pub sessions_created: u64,
+    /// Authenticated API requests, except the `/v1.3/sandbox/*` extension endpoints.
+    pub api_requests: u64,
+}
+
+/// The live counters behind [`Stats`].
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) puts_received: AtomicU64,
+    pub(crate) puts_completed: AtomicU64,
+    pub(crate) bytes_received: AtomicU64,
+    puts_in_flight: AtomicU64,
+    puts_in_flight_peak: AtomicU64,
+    pub(crate) urls_issued: AtomicU64,
+    pub(crate) reports_received: AtomicU64,
+    pub(crate) sessions_created: AtomicU64,
+    pub(crate) api_requests: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Marks a PUT as in flight until the returned guard drops, whatever way the handler ends
+    /// (including the future being dropped when the client goes away).
+    pub(crate) fn put_started(&self) -> InFlight<'_> {
+        let now = self.puts_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.puts_in_flight_peak.fetch_max(now, Ordering::SeqCst);
+        InFlight { counters: self }
+    }
+
+    pub(crate) fn snapshot(&self) -> Stats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Stats {
+            puts_received: get(&self.puts_received),
+            puts_completed: get(&self.puts_completed),
+            bytes_received: get(&self.bytes_received),
+            puts_in_flight: self.puts_in_flight.load(Ordering::SeqCst),
+            puts_in_flight_peak: self.puts_in_flight_peak.load(Ordering::SeqCst),
+            urls_issued: get(&self.urls_issued),
+            reports_received: get(&self.reports_received),
+            sessions_created: get(&self.sessions_created),
+            api_requests: get(&self.api_requests),
+        }
+    }
+
+    /// Zeroes every counter. The peak restarts from the PUTs in flight right now, so it stays
+    /// a true statement about the period after the reset.
+    pub(crate) fn reset(&self) {
+        for counter in [
+            &self.puts_received,
+            &self.puts_completed,
+            &self.bytes_received,
+            &self.urls_issued,
+            &self.reports_received,
+            &self.sessions_created,
+            &self.api_requests,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
+        let in_flight = self.puts_in_flight.load(Ordering::SeqCst);
+        self.puts_in_flight_peak.store(in_flight, Ordering::SeqCst);
+    }
+}
+
+/// Guard returned by [`Counters::put_started`].
+pub(crate) struct InFlight<'a> {
+    counters: &'a Counters,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.counters.puts_in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_peak_follows_the_gauge_and_survives_a_reset_correctly() {
+        let counters = Counters::default();
+        let a = counters.put_started();
+        let b = counters.put_started();
+        drop(a);
+        assert_eq!(counters.snapshot().puts_in_flight, 1);
+        assert_eq!(counters.snapshot().puts_in_flight_peak, 2);
+        counters.reset();
+        assert_eq!(counters.snapshot().puts_in_flight_peak, 1);
+        drop(b);
+        counters.reset();
+        assert_eq!(counters.snapshot(), Stats::default());
+    }
+}

@@ -1,0 +1,221 @@
+//! Helpers shared by the integration tests: a started sandbox plus an HTTP client, and the
+//! protocol steps (create, PUT, report, full upload) spelled once.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tl_sandbox::{Sandbox, SandboxBuilder, SandboxHandle};
+
+/// A running sandbox and a client for it.
+pub struct Env {
+    pub sandbox: SandboxHandle,
+    pub http: reqwest::Client,
+}
+
+impl Env {
+    pub fn start(builder: SandboxBuilder) -> Self {
+        Self {
+            sandbox: builder.start().expect("sandbox starts"),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// A sandbox with small chunks (64 KiB) and no processing delay.
+    pub fn small() -> Self {
+        Self::start(small_builder())
+    }
+
+    /// An API request with the right key.
+    pub fn api(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.sandbox.base_url()))
+            .header("x-api-key", self.sandbox.api_key())
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.api(Method::POST, path).json(body).send().await.unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.api(Method::GET, path).send().await.unwrap()
+    }
+
+    /// Creates a session for `total_size` bytes; returns the create response.
+    pub async fn create(&self, total_size: u64) -> Value {
+        self.create_named("clip.mp4", total_size).await
+    }
+
+    pub async fn create_named(&self, filename: &str, total_size: u64) -> Value {
+        let body = json!({"filename": filename, "type": "video", "total_size": total_size});
+        let response = self.post_json("/assets/multipart-uploads", &body).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.unwrap()
+    }
+
+    /// Fresh URLs for chunks `start ..= start + count - 1`, by index.
+    pub async fn urls(&self, upload_id: &str, start: u64, count: u64) -> Vec<String> {
+        let response = self
+            .post_json(
+                &format!("/assets/multipart-uploads/{upload_id}/presigned-urls"),
+                &json!({"start": start, "count": count}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.unwrap();
+        body["upload_urls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["url"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    pub async fn url(&self, upload_id: &str, index: u64) -> String {
+        self.urls(upload_id, index, 1).await.remove(0)
+    }
+
+    pub async fn put(&self, url: &str, body: Vec<u8>) -> Response {
+        self.http.put(url).body(body).send().await.unwrap()
+    }
+
+    /// PUTs a chunk and returns its ETag, unquoted.
+    pub async fn put_ok(&self, url: &str, body: Vec<u8>) -> String {
+        let response = self.put(url, body).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+        etag.trim_matches('"').to_owned()
+    }
+
+    pub async fn report(&self, upload_id: &str, chunks: Value) -> Response {
+        self.post_json(
+            &format!("/assets/multipart-uploads/{upload_id}"),
+            &json!({ "completed_chunks": chunks }),
+        )
+        .await
+    }
+
+    /// Uploads `data` the way a good client does: create, PUT every chunk (fetching URLs
+    /// beyond the initial set), report everything. Returns the create response.
+    pub async fn upload(&self, filename: &str, data: &[u8]) -> Value {
+        let created = self.create_named(filename, data.len() as u64).await;
+        let upload_id = created["upload_id"].as_str().unwrap();
+        let chunk_size = created["chunk_size"].as_u64().unwrap() as usize;
+        let total = created["total_chunks"].as_u64().unwrap();
+        let mut urls: Vec<String> = created["upload_urls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["url"].as_str().unwrap().to_owned())
+            .collect();
+        while (urls.len() as u64) < total {
+            let start = urls.len() as u64 + 1;
+            urls.extend(self.urls(upload_id, start, 50).await);
+        }
+        let mut reported = Vec::new();
+        for (i, chunk) in data.chunks(chunk_size).enumerate() {
+            let etag = self.put_ok(&urls[i], chunk.to_vec()).await;
+            reported.push(json!({
+                "chunk_index": i + 1, "proof": etag, "proof_type": "etag", "chunk_size": chunk.len()
+            }));
+        }
+        for batch in reported.chunks(7) {
+            let response = self.report(upload_id, json!(batch)).await;
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+        created
+    }
+
+    /// Polls `GET /assets/{id}` until the asset leaves `processing`.
+    pub async fn settled_asset(&self, asset_id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let asset: Value = self.get(&format!("/assets/{asset_id}")).await.json().await.unwrap();
+            if asset["status"] != "processing" || Instant::now() > deadline {
+                return asset;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+pub fn small_builder() -> SandboxBuilder {
+    Sandbox::builder()
+        .chunk_size(64 * 1024)
+        .initial_urls(3)
+        .processing_delay(Duration::ZERO)
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
+pub fn bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+pub fn md5_hex(data: &[u8]) -> String {
+    use md5::Digest as _;
+    hex::encode(md5::Md5::digest(data))
+}
+
+/// Asserts a JSON error body with the given status and code.
+pub async fn assert_error(response: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(response.status(), status, "wrong status");
+    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(content_type.starts_with("application/json"), "{content_type}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], code, "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    body
+}
+
+/// Asserts an S3-style XML error with the given status and code; returns the body.
+pub async fn assert_xml_error(response: Response, status: StatusCode, code: &str) -> String {
+    assert_eq!(response.status(), status);
+    let body = response.text().await.unwrap();
+    assert!(body.starts_with("<?xml"), "{body}");
+    assert!(body.contains(&format!("<Code>{code}</Code>")), "{body}");
+    body
+}
+
+/// Whether a string is an RFC 3339 `YYYY-MM-DDTHH:MM:SSZ` date-time.
+pub fn is_timestamp(value: &Value) -> bool {
+    let Some(text) = value.as_str() else {
+        return false;
+    };
+    let b = text.as_bytes();
+    b.len() == 20
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            19 => *c == b'Z',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+pub fn is_id(value: &Value) -> bool {
+    value
+        .as_str()
+        .is_some_and(|s| s.len() == 24 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+}
+
+/// A report entry.
+pub fn entry(index: u64, etag: &str, size: usize) -> Value {
+    json!({"chunk_index": index, "proof": etag, "proof_type": "etag", "chunk_size": size})
+}

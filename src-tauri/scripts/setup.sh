@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what building and testing TL Uploader needs on Debian 12 (or Ubuntu 22.04+).
+# Idempotent: it installs only what is missing, so a warm machine spends a second here.
+set -euo pipefail
+
+packages=(
+  # Tauri 2 on Linux (WebKitGTK 4.1).
+  libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev
+  libsoup-3.0-dev libjavascriptcoregtk-4.1-dev libxdo-dev libssl-dev
+  build-essential pkg-config file curl
+  # Tests: the official Python SDK runs in a virtualenv; benchmarks read peak RSS.
+  python3 python3-venv time
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+for tool in cargo rustc; do
+  command -v "$tool" >/dev/null || { echo "setup: $tool is missing; install Rust from rustup.rs" >&2; exit 1; }
+done
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy
