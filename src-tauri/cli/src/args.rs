@@ -33,7 +33,12 @@ pub struct Cli {
 #[command(next_help_heading = "Connection")]
 pub struct ConnectionArgs {
     /// The TwelveLabs API key.
-    #[arg(long, value_name = "KEY", env = "TWELVELABS_API_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "TWELVELABS_API_KEY",
+        hide_env_values = true
+    )]
     pub api_key: Option<String>,
     /// The API base URL, version prefix included [default: https://api.twelvelabs.io/v1.3].
     #[arg(long, value_name = "URL", env = "TWELVELABS_BASE_URL")]
@@ -119,7 +124,8 @@ pub struct UploadArgs {
 #[command(next_help_heading = "Asset")]
 pub struct SessionArgs {
     /// The kind of media.
-    #[arg(long, value_name = "video|audio|image", default_value = "video")]
+    #[arg(long, value_name = "video|audio|image", default_value = "video",
+          value_parser = parse_file_type)]
     pub file_type: FileType,
     /// The name the platform shows (only with one FILE) [default: the file's name].
     #[arg(long, value_name = "NAME")]
@@ -235,10 +241,19 @@ pub struct SandboxCommandArgs {
     pub sandbox: SandboxArgs,
 }
 
+/// One of the three media kinds. Explicit, because `FileType` also converts from any
+/// string (keeping unknown server values), which clap would otherwise use and accept all.
+fn parse_file_type(text: &str) -> Result<FileType, String> {
+    text.parse()
+}
+
 /// Seconds, fractions allowed, at least 0.
 fn parse_secs(text: &str) -> Result<Duration, String> {
-    let secs: f64 = text.trim().parse().map_err(|_| format!("`{text}` is not a number of seconds"))?;
-    if !secs.is_finite() || secs < 0.0 || secs > 1e9 {
+    let secs: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
         return Err(format!("`{text}` must be between 0 and 1e9 seconds"));
     }
     Ok(Duration::from_secs_f64(secs))
@@ -304,7 +319,10 @@ mod tests {
         assert_eq!(parse_metadata("n=3").unwrap(), ("n".into(), Value::from(3)));
         assert_eq!(parse_metadata("x=2.5").unwrap().1, Value::from(2.5));
         assert_eq!(parse_metadata("b=true").unwrap().1, Value::Bool(true));
-        assert_eq!(parse_metadata("s=hello=world").unwrap().1, Value::from("hello=world"));
+        assert_eq!(
+            parse_metadata("s=hello=world").unwrap().1,
+            Value::from("hello=world")
+        );
         assert_eq!(parse_metadata("s=inf").unwrap().1, Value::from("inf"));
         assert_eq!(parse_metadata("s=").unwrap().1, Value::from(""));
         assert!(parse_metadata("novalue").is_err());
@@ -316,13 +334,28 @@ mod tests {
     #[test]
     fn flags_after_the_command_win() {
         let cli = Cli::try_parse_from([
-            "tlup", "--api-key", "a", "--json", "upload", "--api-key", "b", "f",
+            "tlup",
+            "--api-key",
+            "a",
+            "--json",
+            "upload",
+            "--api-key",
+            "b",
+            "f",
         ])
         .unwrap();
-        let Command::Upload(up) = cli.command else { panic!("not upload") };
+        let Command::Upload(up) = cli.command else {
+            panic!("not upload")
+        };
         let merged = cli.connection.merged(&up.connection);
         assert_eq!(merged.api_key.as_deref(), Some("b"));
         assert!(merged.json);
+    }
+
+    #[test]
+    fn file_types_are_checked() {
+        assert_eq!(parse_file_type("Audio").unwrap(), FileType::Audio);
+        assert!(parse_file_type("movie").is_err());
     }
 
     #[test]

@@ -44,7 +44,10 @@ struct EmbeddedSandbox {
 impl Drop for EmbeddedSandbox {
     fn drop(&mut self) {
         let path = self.dir.path().to_path_buf();
-        TEMP_DIRS.lock().unwrap_or_else(PoisonError::into_inner).retain(|p| *p != path);
+        TEMP_DIRS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|p| *p != path);
     }
 }
 
@@ -56,8 +59,16 @@ impl Connection {
     /// A usage failure for a base URL without a key or a malformed URL; a failure when the
     /// sandbox cannot start.
     pub fn open(args: &ConnectionArgs, out: &Output) -> Result<Self, Failure> {
-        let key = args.api_key.as_deref().map(str::trim).filter(|k| !k.is_empty());
-        let base = args.base_url.as_deref().map(str::trim).filter(|u| !u.is_empty());
+        let key = args
+            .api_key
+            .as_deref()
+            .map(str::trim)
+            .filter(|k| !k.is_empty());
+        let base = args
+            .base_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty());
         if args.sandbox || (key.is_none() && base.is_none()) {
             let (sandbox, base_url, api_key) = EmbeddedSandbox::start()?;
             if args.sandbox {
@@ -74,7 +85,10 @@ impl Connection {
                 .base_url(base_url)
                 .build()
                 .map_err(|e| Failure::failed(e.to_string()))?;
-            return Ok(Self { client, sandbox: Some(sandbox) });
+            return Ok(Self {
+                client,
+                sandbox: Some(sandbox),
+            });
         }
         let Some(key) = key else {
             return Err(Failure::usage(
@@ -86,7 +100,10 @@ impl Connection {
             builder = builder.base_url(base);
         }
         let client = builder.build().map_err(|e| Failure::usage(e.to_string()))?;
-        Ok(Self { client, sandbox: None })
+        Ok(Self {
+            client,
+            sandbox: None,
+        })
     }
 
     /// Whether the server is the sandbox inside this process.
@@ -113,8 +130,15 @@ impl EmbeddedSandbox {
         let dir = tempfile::Builder::new()
             .prefix("tlup-sandbox-")
             .tempdir()
-            .map_err(|e| Failure::failed(format!("cannot create a directory for the local sandbox: {e}")))?;
-        TEMP_DIRS.lock().unwrap_or_else(PoisonError::into_inner).push(dir.path().to_path_buf());
+            .map_err(|e| {
+                Failure::failed(format!(
+                    "cannot create a directory for the local sandbox: {e}"
+                ))
+            })?;
+        TEMP_DIRS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(dir.path().to_path_buf());
         let api_key = random_key();
         let handle = Sandbox::builder()
             .api_key(api_key.clone())
@@ -123,7 +147,14 @@ impl EmbeddedSandbox {
             .start()
             .map_err(|e| Failure::failed(format!("cannot start the local sandbox: {e}")))?;
         let base_url = handle.base_url();
-        Ok((Self { _handle: handle, dir }, base_url, api_key))
+        Ok((
+            Self {
+                _handle: handle,
+                dir,
+            },
+            base_url,
+            api_key,
+        ))
     }
 }
 
@@ -143,7 +174,11 @@ fn random_key() -> String {
     for i in 0..2u64 {
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
         h.write_u64(i);
-        h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
         key.push_str(&format!("{:016x}", h.finish()));
     }
     key
@@ -162,7 +197,10 @@ mod tests {
 
     #[test]
     fn a_base_url_without_a_key_is_a_usage_error() {
-        let args = ConnectionArgs { base_url: Some("http://127.0.0.1:9/v1.3".into()), ..Default::default() };
+        let args = ConnectionArgs {
+            base_url: Some("http://127.0.0.1:9/v1.3".into()),
+            ..Default::default()
+        };
         let e = Connection::open(&args, &Output::new(true)).unwrap_err();
         assert_eq!(e.status, crate::failure::Status::Usage);
         assert!(e.message.contains("TWELVELABS_API_KEY"), "{}", e.message);
@@ -176,9 +214,21 @@ mod tests {
             ..Default::default()
         };
         let c = Connection::open(&args, &Output::new(true)).unwrap();
-        assert_eq!(c.command_prefix(), "tlup --base-url http://127.0.0.1:9/v1.3");
+        assert_eq!(
+            c.command_prefix(),
+            "tlup --base-url http://127.0.0.1:9/v1.3"
+        );
         assert!(!c.is_embedded_sandbox());
-        let args = ConnectionArgs { api_key: Some("secret".into()), base_url: Some(DEFAULT_BASE_URL.into()), ..Default::default() };
-        assert_eq!(Connection::open(&args, &Output::new(true)).unwrap().command_prefix(), "tlup");
+        let args = ConnectionArgs {
+            api_key: Some("secret".into()),
+            base_url: Some(DEFAULT_BASE_URL.into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            Connection::open(&args, &Output::new(true))
+                .unwrap()
+                .command_prefix(),
+            "tlup"
+        );
     }
 }

@@ -89,7 +89,7 @@ impl Failure {
         };
         Self {
             status,
-            message: e.to_string(),
+            message: with_causes(e),
             chunk_index: e.chunk_index(),
             request: e.request(),
             retryable: e.is_retryable(),
@@ -101,13 +101,21 @@ impl Failure {
     }
 
     /// An API error of a single call; `missing` names what a 404 means for this call.
-    pub fn api(client: &MultipartUploadClient, e: &ApiError, missing: impl FnOnce() -> String) -> Self {
+    pub fn api(
+        client: &MultipartUploadClient,
+        e: &ApiError,
+        missing: impl FnOnce() -> String,
+    ) -> Self {
         let message = if e.is_unauthorized() {
-            UploadError::Unauthorized { host: client.host().to_owned() }.to_string()
+            UploadError::Unauthorized {
+                host: client.host().to_owned(),
+                request: e.request().unwrap_or("api"),
+            }
+            .to_string()
         } else if e.is_not_found() {
             format!("{} on {}", missing(), client.host())
         } else {
-            e.to_string()
+            with_causes(e)
         };
         Self {
             status: Status::Failed,
@@ -139,6 +147,23 @@ impl Failure {
     }
 }
 
+/// The error's message followed by the causes it does not already include, so "error
+/// sending request" also says "Connection refused". The engine strips URLs from transport
+/// errors, and the lower layers (hyper, the OS) do not carry them.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,9 +172,26 @@ mod tests {
     fn file_problems_are_usage_errors_and_the_worst_status_wins() {
         let e = UploadError::EmptyFile { path: "/x".into() };
         assert_eq!(Failure::upload(&e).status, Status::Usage);
-        let e = UploadError::Cancelled { upload_id: Some("u".into()) };
+        let e = UploadError::Cancelled {
+            upload_id: Some("u".into()),
+        };
         assert_eq!(Failure::upload(&e).status, Status::Failed);
-        assert_eq!([Status::Failed, Status::Usage, Status::Done].into_iter().max(), Some(Status::Usage));
+        assert_eq!(
+            [Status::Failed, Status::Usage, Status::Done]
+                .into_iter()
+                .max(),
+            Some(Status::Usage)
+        );
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
+        let e = UploadError::Unreadable {
+            path: "/x".into(),
+            source: io,
+        };
+        assert_eq!(
+            Failure::upload(&e).message.matches("denied").count(),
+            1,
+            "no repeats"
+        );
         let v = Failure::failed("boom").to_json(Some("a.mp4"));
         assert_eq!(v["event"], "error");
         assert_eq!(v["file"], "a.mp4");

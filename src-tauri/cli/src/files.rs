@@ -13,24 +13,41 @@ pub fn check(path: &Path) -> Result<u64, UploadError> {
     let meta = match std::fs::metadata(path) {
         Ok(meta) => meta,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(UploadError::FileNotFound { path: path.to_path_buf() });
+            return Err(UploadError::FileNotFound {
+                path: path.to_path_buf(),
+            });
         }
-        Err(source) => return Err(UploadError::Unreadable { path: path.to_path_buf(), source }),
+        Err(source) => {
+            return Err(UploadError::Unreadable {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
     };
     if meta.is_dir() {
-        return Err(UploadError::IsDirectory { path: path.to_path_buf() });
+        return Err(UploadError::IsDirectory {
+            path: path.to_path_buf(),
+        });
     }
     if !meta.is_file() {
         let source = io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
-        return Err(UploadError::Unreadable { path: path.to_path_buf(), source });
+        return Err(UploadError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        });
     }
     if meta.len() == 0 {
-        return Err(UploadError::EmptyFile { path: path.to_path_buf() });
+        return Err(UploadError::EmptyFile {
+            path: path.to_path_buf(),
+        });
     }
     // Reading a byte, not just opening, also catches files that open but cannot be read.
     let mut byte = [0u8; 1];
     if let Err(source) = std::fs::File::open(path).and_then(|mut f| f.read(&mut byte)) {
-        return Err(UploadError::Unreadable { path: path.to_path_buf(), source });
+        return Err(UploadError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        });
     }
     Ok(meta.len())
 }
@@ -50,8 +67,14 @@ mod tests {
     fn each_bad_argument_gets_its_own_error() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("missing.mp4");
-        assert!(matches!(check(&missing), Err(UploadError::FileNotFound { .. })));
-        assert!(matches!(check(dir.path()), Err(UploadError::IsDirectory { .. })));
+        assert!(matches!(
+            check(&missing),
+            Err(UploadError::FileNotFound { .. })
+        ));
+        assert!(matches!(
+            check(dir.path()),
+            Err(UploadError::IsDirectory { .. })
+        ));
         let empty = dir.path().join("empty.mp4");
         std::fs::write(&empty, b"").unwrap();
         assert!(matches!(check(&empty), Err(UploadError::EmptyFile { .. })));

@@ -17,9 +17,13 @@ pub fn rate(bytes_per_second: f64) -> String {
     format!("{}/s", HumanBytes(bytes_per_second.max(0.0) as u64))
 }
 
-/// `42s`, `3m 05s`, `2h 04m`: short and readable at a glance.
+/// `0.4s`, `42s`, `3m 05s`, `2h 04m`: short and readable at a glance.
 pub fn duration(seconds: f64) -> String {
-    let s = seconds.max(0.0).round() as u64;
+    let seconds = seconds.max(0.0);
+    if seconds < 9.95 {
+        return format!("{seconds:.1}s");
+    }
+    let s = seconds.round() as u64;
     match s {
         0..60 => format!("{s}s"),
         60..3600 => format!("{}m {:02}s", s / 60, s % 60),
@@ -31,7 +35,9 @@ pub fn duration(seconds: f64) -> String {
 pub fn date(at: Option<OffsetDateTime>) -> String {
     let Some(at) = at else { return "-".to_owned() };
     let format = format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
-    at.to_offset(time::UtcOffset::UTC).format(&format).unwrap_or_else(|_| at.to_string())
+    at.to_offset(time::UtcOffset::UTC)
+        .format(&format)
+        .unwrap_or_else(|_| at.to_string())
 }
 
 /// `in 23h 59m` or `5m 02s ago`, relative to `now`.
@@ -73,8 +79,14 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 /// A word a POSIX shell reads back unchanged, so printed commands can be pasted.
 pub fn shell_word(word: &str) -> String {
     let safe = !word.is_empty()
-        && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
-    if safe { word.to_owned() } else { format!("'{}'", word.replace('\'', r"'\''")) }
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
+    if safe {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
 }
 
 /// A file name short enough for the progress bar's prefix, keeping the end (the extension).
@@ -97,6 +109,7 @@ mod tests {
         assert_eq!(bytes(12), "12 B");
         assert_eq!(rate(1_048_576.0), "1.00 MiB/s");
         assert_eq!(rate(-3.0), "0 B/s");
+        assert_eq!(duration(0.43), "0.4s");
         assert_eq!(duration(42.4), "42s");
         assert_eq!(duration(185.0), "3m 05s");
         assert_eq!(duration(7440.0), "2h 04m");

@@ -35,7 +35,11 @@ fn main() -> ExitCode {
         Err(e) => {
             let _ = e.print();
             // --help and --version also come here, and are not errors.
-            return if e.use_stderr() { Status::Usage.into() } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                Status::Usage.into()
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     let runtime = match tokio::runtime::Runtime::new() {

@@ -21,7 +21,10 @@ pub struct Output {
 impl Output {
     /// A printer for human text, or for JSON lines when `json`.
     pub fn new(json: bool) -> Self {
-        Self { json, bar: Arc::new(Mutex::new(None)) }
+        Self {
+            json,
+            bar: Arc::new(Mutex::new(None)),
+        }
     }
 
     /// Whether `--json` is on.

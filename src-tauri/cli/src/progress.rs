@@ -36,6 +36,8 @@ struct State {
     last_event: Option<Instant>,
     position: u64,
     upload_id: Option<String>,
+    /// Completed and total chunks of the latest snapshot.
+    chunks: (u64, u64),
 }
 
 impl FileProgress {
@@ -55,7 +57,12 @@ impl FileProgress {
             out.set_bar(&bar);
             bar
         });
-        Arc::new(Self { out: out.clone(), file: file.to_owned(), bar, state: Mutex::default() })
+        Arc::new(Self {
+            out: out.clone(),
+            file: file.to_owned(),
+            bar,
+            state: Mutex::default(),
+        })
     }
 
     /// The callback to hand to the engine.
@@ -66,7 +73,11 @@ impl FileProgress {
 
     /// The session id, once the engine has created or found it.
     pub fn upload_id(&self) -> Option<String> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner).upload_id.clone()
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .upload_id
+            .clone()
     }
 
     fn update(&self, p: &UploadProgress) {
@@ -76,6 +87,7 @@ impl FileProgress {
         }
         let phase_changed = state.phase != Some(p.status);
         state.phase = Some(p.status);
+        state.chunks = (p.completed_chunks, p.total_chunks);
         // A failed attempt makes bytes_sent step back; the bar should not.
         state.position = state.position.max(p.bytes_sent.min(p.total_bytes));
         if let Some(bar) = &self.bar {
@@ -84,7 +96,9 @@ impl FileProgress {
             bar.set_message(bar_message(p));
         } else {
             let now = Instant::now();
-            let due = state.last_event.is_none_or(|t| now.duration_since(t) >= JSON_EVERY);
+            let due = state
+                .last_event
+                .is_none_or(|t| now.duration_since(t) >= JSON_EVERY);
             if phase_changed || due {
                 state.last_event = Some(now);
                 self.out.event(&progress_event(&self.file, p));
@@ -92,15 +106,23 @@ impl FileProgress {
         }
     }
 
-    /// Leaves the bar's last frame on screen (with `message` in place of the rate), or
-    /// removes it when `keep` is false.
-    pub fn finish(&self, keep: bool, message: &str) {
+    /// Leaves a full bar on screen with `message` in place of the rate.
+    pub fn succeed(&self, message: &str) {
         if let Some(bar) = &self.bar {
-            if keep {
-                bar.finish_with_message(message.to_owned());
-            } else {
-                bar.finish_and_clear();
-            }
+            bar.finish_with_message(message.to_owned());
+        }
+        self.out.clear_bar();
+    }
+
+    /// Leaves the bar where it stopped, with `word` (failed, cancelled) and the chunk counts.
+    pub fn stop(&self, word: &str) {
+        if let Some(bar) = &self.bar {
+            let (done, total) = self
+                .state
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .chunks;
+            bar.abandon_with_message(format!("{word}  chunks {done}/{total}"));
         }
         self.out.clear_bar();
     }
@@ -112,9 +134,15 @@ fn bar_message(p: &UploadProgress) -> String {
     let mut text = match p.status {
         UploadPhase::Starting => "starting".to_owned(),
         UploadPhase::Uploading => {
-            let left = p.eta_seconds.map_or_else(|| "-".to_owned(), format::duration);
-            format!("{}  {left} left  {chunks}", format::rate(p.bytes_per_second))
+            let left = p
+                .eta_seconds
+                .map_or_else(|| "-".to_owned(), format::duration);
+            format!(
+                "{}  {left} left  {chunks}",
+                format::rate(p.bytes_per_second)
+            )
         }
+        UploadPhase::Paused => format!("paused  {chunks}"),
         UploadPhase::Confirming => format!("confirming  {chunks}"),
         UploadPhase::Processing => format!("waiting for the asset  {chunks}"),
         UploadPhase::Completed => format!("done  {chunks}"),
@@ -185,9 +213,17 @@ mod tests {
         cb(&snapshot(UploadPhase::Uploading));
         let first = p.state.lock().unwrap().last_event;
         cb(&snapshot(UploadPhase::Uploading));
-        assert_eq!(p.state.lock().unwrap().last_event, first, "a second event within 250 ms");
+        assert_eq!(
+            p.state.lock().unwrap().last_event,
+            first,
+            "a second event within 250 ms"
+        );
         cb(&snapshot(UploadPhase::Completed));
-        assert_ne!(p.state.lock().unwrap().last_event, first, "a phase change is never held back");
+        assert_ne!(
+            p.state.lock().unwrap().last_event,
+            first,
+            "a phase change is never held back"
+        );
         assert_eq!(p.upload_id().as_deref(), Some("u1"));
     }
 }

@@ -62,10 +62,14 @@ pub enum UploadError {
     #[error("invalid option: {0}")]
     InvalidOptions(String),
     /// The server rejected the API key.
-    #[error("the API key was rejected by {host} (401); check TWELVELABS_API_KEY or --api-key")]
+    #[error(
+        "the API key was rejected by {host} ({request}: 401); check TWELVELABS_API_KEY or --api-key"
+    )]
     Unauthorized {
         /// The API host.
         host: String,
+        /// The request that was refused.
+        request: &'static str,
     },
     /// An API call failed.
     #[error(transparent)]
@@ -153,6 +157,25 @@ pub enum UploadError {
     /// The server answered something the protocol does not allow.
     #[error("the server broke the protocol: {0}")]
     Protocol(String),
+    /// The journal failed.
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
+    /// The file of a journalled session is no longer where it was.
+    #[error("the file of session {upload_id} is no longer at {}; resume with its new path", path.display())]
+    FileMissing {
+        /// The session.
+        upload_id: String,
+        /// Where the file was.
+        path: std::path::PathBuf,
+    },
+    /// The session belongs to another API endpoint.
+    #[error("session {upload_id} belongs to {base_url}; resume it against that endpoint")]
+    OtherEndpoint {
+        /// The session.
+        upload_id: String,
+        /// Its base URL.
+        base_url: String,
+    },
     /// The caller cancelled.
     #[error("{}", cancelled_message(.upload_id))]
     Cancelled {
@@ -183,6 +206,7 @@ impl UploadError {
     pub fn request(&self) -> Option<&'static str> {
         match self {
             Self::Api(e) => e.request(),
+            Self::Unauthorized { request, .. } => Some(request),
             Self::Chunk { .. } | Self::RetryBudgetExhausted { .. } => Some("upload_chunk"),
             _ => None,
         }
@@ -224,7 +248,7 @@ pub enum ChunkError {
         status: u16,
     },
     /// The connection failed.
-    #[error("the connection to {host} failed: {source}")]
+    #[error("the connection to {host} failed: {}", crate::api::error_causes(.source))]
     Transport {
         /// The storage host.
         host: String,

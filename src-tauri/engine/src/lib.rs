@@ -27,12 +27,15 @@
 //! - [`plan`]: the pure chunk planner.
 //! - [`retry`]: backoff with full jitter, `Retry-After`, and the per-upload retry budget.
 //! - [`progress`]: [`UploadProgress`] and per-chunk [`ChunkState`].
-//! - [`upload`]: `upload_file`, `resume_upload`, `wait_for_upload_completion`.
+//! - [`upload`]: `upload_file`, `resume_upload`, `resume_from_journal`, `list_resumable`,
+//!   `wait_for_upload_completion`.
+//! - [`journal`]: the crash-safe SQLite record of sessions and acknowledged chunks.
 //! - [`error`](mod@error): [`UploadError`].
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 pub mod api;
 pub mod error;
+pub mod journal;
 pub mod plan;
 pub mod progress;
 pub mod retry;
@@ -41,8 +44,12 @@ pub mod upload;
 pub use api::wire;
 pub use api::{ApiError, ClientBuilder, DEFAULT_BASE_URL, MultipartUploadClient};
 pub use error::UploadError;
+pub use journal::{Journal, JournalError, SessionState};
 pub use plan::{ChunkPlan, ChunkSpec};
 pub use progress::{ChunkState, UploadPhase, UploadProgress};
 pub use tokio_util::sync::CancellationToken;
-pub use upload::{ProgressCallback, UploadOptions, UploadResult, UploadStatus, WaitOptions};
+pub use upload::{
+    PauseSwitch, ProgressCallback, ResumableSession, ResumeState, StatusCallback, UploadOptions,
+    UploadResult, UploadStatus, WaitOptions,
+};
 pub use wire::FileType;

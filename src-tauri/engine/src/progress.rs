@@ -13,6 +13,8 @@ pub enum UploadPhase {
     Starting,
     /// Chunks are moving.
     Uploading,
+    /// Paused by the caller: chunks in flight finish, no new one starts.
+    Paused,
     /// Every chunk is stored and reported; confirming with the status call.
     Confirming,
     /// The platform has the file; waiting for the asset to be ready.

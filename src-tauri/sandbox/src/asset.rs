@@ -5,12 +5,37 @@
 //! since it was created. It is then `ready`, or `failed` if the content could not be
 //! assembled. The status is derived from the clock when asked, so no timer is needed.
 
+use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use crate::{
-    session::{AssetKind, AssetOptions},
-    wire::{AssetDetail, AssetFailure, AssetMethod, AssetStatus, Rendition, Timestamp},
-};
+use crate::wire::{AssetDetail, AssetFailure, AssetMethod, AssetStatus, Rendition, Timestamp};
+
+/// `video`, `audio` or `image`: the `type` of a session, and the kind of an asset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AssetKind {
+    Video,
+    Audio,
+    Image,
+}
+
+impl AssetKind {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        match text {
+            "video" => Some(Self::Video),
+            "audio" => Some(Self::Audio),
+            "image" => Some(Self::Image),
+            _ => None,
+        }
+    }
+}
+
+/// Options that carry over from the creation request to the asset.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AssetOptions {
+    pub(crate) enable_hls: bool,
+    pub(crate) enable_thumbnail: bool,
+    pub(crate) user_metadata: Option<Map<String, Value>>,
+}
 
 /// Where an asset's bytes are kept in the chunk storage: `blob` is the storage namespace
 /// (the upload id for multipart assets, the asset id for direct uploads).

@@ -1,7 +1,7 @@
 //! The command-line flags, as a reusable `clap::Args` struct: the `tl-sandbox` binary parses
 //! it directly, and `tlup sandbox` embeds it with `#[command(flatten)]`.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{fmt, net::SocketAddr, time::Duration};
 
 use clap::Args;
 
@@ -13,8 +13,8 @@ use crate::{
     },
 };
 
-/// Flags of a sandbox server.
-#[derive(Debug, Clone, Args)]
+/// Flags of a sandbox server. Its `Debug` output leaves out the API key.
+#[derive(Clone, Args)]
 pub struct SandboxArgs {
     /// Address to listen on. Port 0 picks a free port (the listening line tells which).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787")]
@@ -94,6 +94,31 @@ pub struct SandboxArgs {
     pub log_requests: bool,
 }
 
+impl fmt::Debug for SandboxArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SandboxArgs")
+            .field("listen", &self.listen)
+            .field("api_key", &"<redacted>")
+            .field("chunk_size", &self.chunk_size)
+            .field("initial_urls", &self.initial_urls)
+            .field("url_ttl", &self.url_ttl)
+            .field("session_ttl", &self.session_ttl)
+            .field("max_total_size", &self.max_total_size)
+            .field("processing_delay", &self.processing_delay)
+            .field("storage", &self.storage)
+            .field("bandwidth", &self.bandwidth)
+            .field("latency_ms", &self.latency_ms)
+            .field("fail_puts", &self.fail_puts)
+            .field("drop_puts_after", &self.drop_puts_after)
+            .field("stall_puts", &self.stall_puts)
+            .field("omit_etag", &self.omit_etag)
+            .field("fail_api", &self.fail_api)
+            .field("allow_non_loopback", &self.allow_non_loopback)
+            .field("log_requests", &self.log_requests)
+            .finish()
+    }
+}
+
 impl SandboxArgs {
     /// The builder these flags describe.
     ///
@@ -164,6 +189,7 @@ mod tests {
             "0",
         ])
         .unwrap();
+        assert!(!format!("{:?}", cli.args).contains("\"k\""));
         let builder = cli.args.into_builder().unwrap();
         assert_eq!(builder.chunk_size, 1_048_576);
         assert_eq!(builder.url_ttl, Duration::from_millis(1500));

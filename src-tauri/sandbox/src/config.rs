@@ -1,4 +1,4 @@
-//! Settings: the builder a test or the CLI fills in, and the validated [`Config`] the server
+//! Settings: the builder a test or the CLI fills in, and the validated `Config` the server
 //! runs with.
 
 use std::{
@@ -63,6 +63,16 @@ impl fmt::Display for Storage {
     }
 }
 
+/// The API key, kept out of `Debug` output so a logged builder never leaks it.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct ApiKey(pub(crate) String);
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
 /// Configures and starts a sandbox. Get one with [`crate::Sandbox::builder`].
 ///
 /// Every setting has a default that matches the real service (5 MiB chunks, 1 h URLs, 24 h
@@ -70,7 +80,7 @@ impl fmt::Display for Storage {
 /// tests never collide.
 #[derive(Debug, Clone)]
 pub struct SandboxBuilder {
-    pub(crate) api_key: String,
+    pub(crate) api_key: ApiKey,
     pub(crate) listen: SocketAddr,
     pub(crate) allow_non_loopback: bool,
     pub(crate) chunk_size: u64,
@@ -89,7 +99,7 @@ pub struct SandboxBuilder {
 impl Default for SandboxBuilder {
     fn default() -> Self {
         Self {
-            api_key: DEFAULT_API_KEY.to_owned(),
+            api_key: ApiKey(DEFAULT_API_KEY.to_owned()),
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             allow_non_loopback: false,
             chunk_size: DEFAULT_CHUNK_SIZE,
@@ -110,7 +120,7 @@ impl Default for SandboxBuilder {
 impl SandboxBuilder {
     /// The key every `/v1.3` call must send as `x-api-key` (default `sandbox-key`).
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
-        self.api_key = key.into();
+        self.api_key = ApiKey(key.into());
         self
     }
 
@@ -206,7 +216,7 @@ impl SandboxBuilder {
             name,
             reason: reason.to_owned(),
         };
-        if self.api_key.is_empty() {
+        if self.api_key.0.is_empty() {
             return Err(invalid("api_key", "the API key must not be empty"));
         }
         if self.chunk_size == 0 {
@@ -247,7 +257,7 @@ impl SandboxBuilder {
 /// Validated settings.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
-    pub(crate) api_key: String,
+    pub(crate) api_key: ApiKey,
     pub(crate) listen: SocketAddr,
     pub(crate) chunk_size: u64,
     pub(crate) initial_urls: u32,
@@ -297,6 +307,12 @@ mod tests {
         assert_eq!(config.session_chunk_size(1_000_000), 100);
         assert_eq!(config.session_chunk_size(1_000_001), 101);
         assert!(1_000_001u64.div_ceil(101) <= MAX_CHUNKS);
+    }
+
+    #[test]
+    fn debug_output_hides_the_key() {
+        let builder = SandboxBuilder::default().api_key("hunter2");
+        assert!(!format!("{builder:?}").contains("hunter2"));
     }
 
     #[test]

@@ -44,6 +44,10 @@ impl ConnControl {
         wakers.into_iter().for_each(Waker::wake);
     }
 
+    pub(crate) fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::SeqCst)
+    }
+
     fn check(&self, cx: &Context<'_>) -> io::Result<()> {
         if self.killed.load(Ordering::SeqCst) {
             return Err(io::Error::new(

@@ -5,10 +5,12 @@
 //! a missing field is `parameter_not_provided`, a wrong type or value is `parameter_invalid`,
 //! and numbers that do not fit (`1e30`, `18446744073709551616`, `-1`) are simply invalid.
 
+use std::time::Duration;
+
 use axum::{
     body::Body,
     extract::{FromRequest, Request},
-    http::header,
+    http::{HeaderMap, header},
 };
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Map, Value};
@@ -35,6 +37,9 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|len| len > MAX_JSON_BODY) {
+            if !expects_continue(req.headers()) {
+                discard_rest(req.into_body());
+            }
             return Err(ApiError::too_large(MAX_JSON_BODY));
         }
         let bytes = read_limited(req.into_body(), MAX_JSON_BODY).await?;
@@ -45,6 +50,49 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             _ => Err(ApiError::invalid("the request body must be a JSON object")),
         }
     }
+}
+
+/// Most bytes read and thrown away after a request was refused early.
+const DISCARD_LIMIT: u64 = 64 * 1024 * 1024;
+/// Longest time spent throwing away the rest of a refused request.
+const DISCARD_TIME: Duration = Duration::from_secs(10);
+
+/// Reads and drops the rest of a refused request's body in the background, within limits.
+///
+/// An HTTP/1 server that answers before reading the whole body and then closes leaves unread
+/// bytes in its socket, so the kernel resets the connection and the client sees a broken
+/// pipe instead of the answer (the classic "lingering close" problem). Draining lets the
+/// client finish its upload and read the refusal. Nothing is kept, so memory stays bounded;
+/// past the limits the connection is dropped after all.
+pub(crate) fn discard_rest(body: Body) {
+    tokio::spawn(async move {
+        let mut body = body;
+        let mut seen = 0u64;
+        let deadline = tokio::time::sleep(DISCARD_TIME);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                frame = body.frame() => match frame {
+                    Some(Ok(frame)) => {
+                        seen += frame.data_ref().map_or(0, |d| d.len() as u64);
+                        if seen > DISCARD_LIMIT {
+                            break;
+                        }
+                    }
+                    _ => break,
+                },
+                () = &mut deadline => break,
+            }
+        }
+    });
+}
+
+/// Whether the client waits for `100 Continue` before sending its body: then a refusal sent
+/// before the body was touched needs no draining, as the body never comes.
+pub(crate) fn expects_continue(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
 }
 
 /// Reads a whole body, refusing it with 413 as soon as it passes `limit` bytes.

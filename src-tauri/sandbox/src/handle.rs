@@ -145,7 +145,7 @@ impl SandboxHandle {
 
     /// The API key the server requires.
     pub fn api_key(&self) -> &str {
-        &self.shared.config.api_key
+        &self.shared.config.api_key.0
     }
 
     /// The traffic counters now.

@@ -44,6 +44,8 @@
 //! - `wire`: the JSON response types. `extract`: request parsing with JSON errors.
 //! - [`error`]: [`SandboxError`] and the wire error shapes.
 
+#![warn(missing_docs, missing_debug_implementations)]
+
 mod asset;
 pub mod cli;
 mod clock;

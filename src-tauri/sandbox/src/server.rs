@@ -150,6 +150,10 @@ pub(crate) fn router(app: App) -> Router {
         .route("/sandbox/stats", get(routes::admin::stats))
         .route("/sandbox/stats/reset", post(routes::admin::reset_stats))
         .route(
+            "/sandbox/sink",
+            put(routes::admin::sink).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
             "/sandbox/faults",
             get(routes::admin::faults).post(routes::admin::set_faults),
         );
@@ -196,7 +200,7 @@ pub(crate) async fn serve(listener: TcpListener, app: App, shutdown: watch::Rece
 async fn require_api_key(State(app): State<App>, req: Request, next: Next) -> Response {
     let sent = req.headers().get("x-api-key").map(HeaderValue::as_bytes);
     match sent {
-        Some(key) if constant_time_eq(key, app.config.api_key.as_bytes()) => next.run(req).await,
+        Some(key) if constant_time_eq(key, app.config.api_key.0.as_bytes()) => next.run(req).await,
         _ => ApiError::unauthorized().into_response(),
     }
 }

@@ -1,40 +1,13 @@
 //! One multipart upload session: its chunks, what was uploaded and reported, and the rules
 //! that decide whether a report is accepted.
 
-use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::{
+    asset::{AssetKind, AssetOptions},
     error::ApiError,
     wire::{ChunkInfo, ChunkStatus, SessionStatus, Timestamp},
 };
-
-/// `video`, `audio` or `image`: the `type` of a session, and the kind of an asset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AssetKind {
-    Video,
-    Audio,
-    Image,
-}
-
-impl AssetKind {
-    pub(crate) fn parse(text: &str) -> Option<Self> {
-        match text {
-            "video" => Some(Self::Video),
-            "audio" => Some(Self::Audio),
-            "image" => Some(Self::Image),
-            _ => None,
-        }
-    }
-}
-
-/// Options that carry over from the creation request to the asset.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct AssetOptions {
-    pub(crate) enable_hls: bool,
-    pub(crate) enable_thumbnail: bool,
-    pub(crate) user_metadata: Option<Map<String, Value>>,
-}
 
 /// What a session was created with.
 #[derive(Debug, Clone)]
@@ -228,7 +201,10 @@ impl UploadSession {
                         self.total_chunks
                     ))
                 })?;
-            let already = self.chunks[(index - 1) as usize].reported.is_some()
+            let already = self
+                .chunks
+                .get((index - 1) as usize)
+                .is_some_and(|c| c.reported.is_some())
                 || fresh.iter().any(|&(n, _)| n == index);
             if already {
                 duplicates += 1;

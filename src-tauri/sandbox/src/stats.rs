@@ -13,7 +13,8 @@ pub struct Stats {
     pub puts_received: u64,
     /// Chunk PUTs answered 200 with the chunk stored.
     pub puts_completed: u64,
-    /// Request-body bytes read by chunk PUTs, including those of failed PUTs.
+    /// Request-body bytes read by chunk PUTs, including those of failed PUTs (but not the
+    /// rest of a body that was refused early and is only read to be thrown away).
     pub bytes_received: u64,
     /// Chunk PUTs being handled right now (a gauge; a reset leaves it alone).
     pub puts_in_flight: u64,

@@ -13,10 +13,10 @@ use std::{
 use time::OffsetDateTime;
 
 use crate::{
-    asset::{Asset, Blob, Content},
+    asset::{Asset, AssetKind, Blob, Content},
     error::ApiError,
     extract::Pagination,
-    session::{AssetKind, ReportItem, ReportOutcome, SessionSpec, UploadSession},
+    session::{ReportItem, ReportOutcome, SessionSpec, UploadSession},
     wire::{AssetDetail, AssetMethod, IncompleteUpload, Page, SessionStatus, Timestamp},
 };
 

@@ -39,7 +39,11 @@ impl Context {
     fn new(connection: ConnectionArgs) -> Self {
         let out = Output::new(connection.json);
         let cancel = interrupt::install(&out);
-        Self { out, cancel, connection }
+        Self {
+            out,
+            cancel,
+            connection,
+        }
     }
 
     /// Opens the connection the flags describe.
@@ -72,7 +76,10 @@ impl Context {
 
 /// Runs the command the user asked for.
 pub async fn run(cli: Cli) -> Status {
-    let Cli { connection, command } = cli;
+    let Cli {
+        connection,
+        command,
+    } = cli;
     match command {
         Command::Upload(args) => {
             let ctx = Context::new(connection.merged(&args.connection));

@@ -13,7 +13,8 @@ use crate::files;
 pub async fn run(ctx: &Context, args: ResumeArgs) -> Status {
     if let Err(e) = files::check(&args.file) {
         let failure = Failure::upload(&e);
-        ctx.out.failure(&failure, Some(&args.file.display().to_string()));
+        ctx.out
+            .failure(&failure, Some(&args.file.display().to_string()));
         return failure.status;
     }
     let conn = match ctx.connect() {
@@ -25,7 +26,10 @@ pub async fn run(ctx: &Context, args: ResumeArgs) -> Status {
     };
     let (client, id, path) = (&conn.client, args.upload_id.as_str(), args.file.as_path());
     let options = transfer::options(&args.transfer);
-    match transfer::run(ctx, &conn, path, options, move |o| client.resume_upload(id, path, o)).await
+    match transfer::run(ctx, &conn, path, options, move |o| {
+        client.resume_upload(id, path, o)
+    })
+    .await
     {
         Ok(_) => Status::Done,
         Err(failure) => failure.status,

@@ -56,23 +56,24 @@ where
     };
     match start(options).await {
         Ok(result) => {
-            let rate = result.bytes_uploaded as f64 / result.elapsed_seconds.max(1e-3);
-            progress.finish(
-                true,
-                &format!(
-                    "done in {}, {}  chunks {}/{}",
-                    format::duration(result.elapsed_seconds),
-                    format::rate(rate),
-                    result.total_chunks,
-                    result.total_chunks
-                ),
-            );
+            let rate = result.bytes_uploaded as f64 / result.transfer_seconds.max(1e-3);
+            progress.succeed(&format!(
+                "done in {}, {}  chunks {}/{}",
+                format::duration(result.transfer_seconds),
+                format::rate(rate),
+                result.total_chunks,
+                result.total_chunks
+            ));
             let sha256 = sandbox_sha256(ctx, conn, &result).await;
             print_result(ctx, &label, &name, &result, sha256.as_deref());
             Ok(result)
         }
         Err(e) => {
-            progress.finish(true, if e.is_cancelled() { "cancelled" } else { "failed" });
+            progress.stop(if e.is_cancelled() {
+                "cancelled"
+            } else {
+                "failed"
+            });
             let mut failure = Failure::upload(&e);
             if failure.upload_id.is_none() && resumable(&e) {
                 failure.upload_id = progress.upload_id();
@@ -128,14 +129,24 @@ fn print_result(ctx: &Context, label: &str, name: &str, r: &UploadResult, sha256
         ctx.out.event(&v);
         return;
     }
-    let mut head = format!(
-        "uploaded {name}: {} in {} ({}), {} of {} chunks sent",
-        format::bytes(r.total_bytes),
-        format::duration(r.elapsed_seconds),
-        format::rate(r.bytes_uploaded as f64 / r.elapsed_seconds.max(1e-3)),
-        r.chunks_uploaded,
-        r.total_chunks,
-    );
+    let rate = format::rate(r.bytes_uploaded as f64 / r.transfer_seconds.max(1e-3));
+    let took = format::duration(r.transfer_seconds);
+    let mut head = if r.chunks_uploaded < r.total_chunks {
+        // A resume: most of the file was already there.
+        format!(
+            "uploaded {name} ({}): sent the missing {} of {} chunks, {} in {took} ({rate})",
+            format::bytes(r.total_bytes),
+            r.chunks_uploaded,
+            r.total_chunks,
+            format::bytes(r.bytes_uploaded),
+        )
+    } else {
+        format!(
+            "uploaded {name}: {} in {took} ({rate}), {} chunks",
+            format::bytes(r.total_bytes),
+            r.total_chunks,
+        )
+    };
     if r.retries > 0 {
         head.push_str(&format!(", {} retries", r.retries));
     }
@@ -163,7 +174,10 @@ async fn sandbox_sha256(ctx: &Context, conn: &Connection, r: &UploadResult) -> O
         return None;
     }
     let read = |extra: &serde_json::Map<String, Value>| {
-        extra.get("sha256").and_then(Value::as_str).map(str::to_owned)
+        extra
+            .get("sha256")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
     };
     if let Some(sha) = r.asset.as_ref().and_then(|a| read(&a.extra)) {
         return Some(sha);
@@ -177,18 +191,22 @@ async fn sandbox_sha256(ctx: &Context, conn: &Connection, r: &UploadResult) -> O
                     return Some(sha);
                 }
                 if asset.status == AssetStatus::Failed {
-                    ctx.out.note("the sandbox could not assemble the asset, so it has no sha256");
+                    ctx.out
+                        .note("the sandbox could not assemble the asset, so it has no sha256");
                     return None;
                 }
             }
             Err(e) if !e.is_retryable() && !e.is_not_found() => {
-                ctx.out.note(&format!("cannot read the asset's sha256 from the sandbox: {e}"));
+                ctx.out.note(&format!(
+                    "cannot read the asset's sha256 from the sandbox: {e}"
+                ));
                 return None;
             }
             Err(_) => {}
         }
         if Instant::now() >= deadline || ctx.cancel.is_cancelled() {
-            ctx.out.note("the sandbox did not hash the asset in time, so there is no sha256 to show");
+            ctx.out
+                .note("the sandbox did not hash the asset in time, so there is no sha256 to show");
             return None;
         }
         tokio::select! {

@@ -6,24 +6,29 @@
 //! upload already keeps the link busy with parallel chunks, and a queue finishes the first
 //! file soonest.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
-use tl_upload::{UploadOptions, UploadResult};
+use tl_upload::UploadOptions;
 
 use super::{Context, transfer};
 use crate::args::{UploadArgs, metadata_object};
+use crate::connect::Connection;
 use crate::failure::{Failure, Status};
 use crate::files::{self, display_name};
 
 /// What became of one file.
 #[derive(Debug)]
 enum Outcome {
-    Uploaded(UploadResult),
+    /// Done; the asset id.
+    Uploaded(String),
     Failed(Failure),
     /// Not started because Ctrl-C stopped the queue.
     Skipped,
 }
+
+/// A file of the queue, and what became of it (`None`: still to upload).
+type Entry = (PathBuf, Option<Outcome>);
 
 /// Runs the queue and returns the worst status of its files.
 pub async fn run(ctx: &Context, args: UploadArgs) -> Status {
@@ -32,59 +37,21 @@ pub async fn run(ctx: &Context, args: UploadArgs) -> Status {
         ctx.out.failure(&failure, None);
         return failure.status;
     }
-    let checks: Vec<(PathBuf, Result<u64, Failure>)> = args
-        .files
-        .iter()
-        .map(|path| (path.clone(), files::check(path).map_err(|e| Failure::upload(&e))))
-        .collect();
-    for (path, check) in &checks {
-        if let Err(failure) = check {
-            ctx.out.failure(failure, Some(&path.display().to_string()));
-        }
-    }
-    let mut outcomes: Vec<(PathBuf, Option<Outcome>)> =
-        checks.iter().map(|(path, check)| (path.clone(), check.clone().err().map(Outcome::Failed))).collect();
+    let mut outcomes = check_all(ctx, &args.files);
     if outcomes.iter().any(|(_, o)| o.is_none()) {
-        match ctx.connect() {
-            Ok(conn) => {
-                let total = outcomes.len();
-                for (i, (path, outcome)) in outcomes.iter_mut().enumerate() {
-                    if outcome.is_some() {
-                        continue;
-                    }
-                    if ctx.cancel.is_cancelled() {
-                        *outcome = Some(Outcome::Skipped);
-                        continue;
-                    }
-                    if total > 1 {
-                        ctx.out.note(&format!("file {} of {total}: {}", i + 1, display_name(path)));
-                    }
-                    let options = UploadOptions {
-                        filename: args.session.filename.clone(),
-                        file_type: args.session.file_type.clone(),
-                        enable_hls: args.session.hls.then_some(true),
-                        enable_thumbnail: args.session.thumbnail.then_some(true),
-                        user_metadata: metadata_object(&args.session.metadata),
-                        ..transfer::options(&args.transfer)
-                    };
-                    let (client, path): (_, &std::path::Path) = (&conn.client, path);
-                    let result =
-                        transfer::run(ctx, &conn, path, options, move |o| client.upload_file(path, o))
-                            .await;
-                    *outcome = Some(match result {
-                        Ok(r) => Outcome::Uploaded(r),
-                        Err(f) => Outcome::Failed(f),
-                    });
-                }
-            }
+        let conn = match ctx.connect() {
+            Ok(conn) => conn,
             Err(failure) => {
                 ctx.out.failure(&failure, None);
                 return failure.status;
             }
-        }
+        };
+        upload_all(ctx, &conn, &args, &mut outcomes).await;
     }
-    let outcomes: Vec<(PathBuf, Outcome)> =
-        outcomes.into_iter().map(|(p, o)| (p, o.unwrap_or(Outcome::Skipped))).collect();
+    let outcomes: Vec<(PathBuf, Outcome)> = outcomes
+        .into_iter()
+        .map(|(p, o)| (p, o.unwrap_or(Outcome::Skipped)))
+        .collect();
     if outcomes.len() > 1 {
         print_summary(ctx, &outcomes);
     }
@@ -99,10 +66,69 @@ pub async fn run(ctx: &Context, args: UploadArgs) -> Status {
         .unwrap_or(Status::Done)
 }
 
+/// Checks every file argument and reports the bad ones at once.
+fn check_all(ctx: &Context, paths: &[PathBuf]) -> Vec<Entry> {
+    paths
+        .iter()
+        .map(|path| {
+            let refused = files::check(path).err().map(|e| {
+                let failure = Failure::upload(&e);
+                ctx.out.failure(&failure, Some(&path.display().to_string()));
+                Outcome::Failed(failure)
+            });
+            (path.clone(), refused)
+        })
+        .collect()
+}
+
+/// Uploads the files still to do, one after another, until Ctrl-C.
+async fn upload_all(ctx: &Context, conn: &Connection, args: &UploadArgs, queue: &mut [Entry]) {
+    let total = queue.len();
+    for (i, (path, outcome)) in queue.iter_mut().enumerate() {
+        if outcome.is_some() {
+            continue;
+        }
+        if ctx.cancel.is_cancelled() {
+            *outcome = Some(Outcome::Skipped);
+            continue;
+        }
+        if total > 1 {
+            ctx.out.note(&format!(
+                "file {} of {total}: {}",
+                i + 1,
+                display_name(path)
+            ));
+        }
+        let options = UploadOptions {
+            filename: args.session.filename.clone(),
+            file_type: args.session.file_type.clone(),
+            enable_hls: args.session.hls.then_some(true),
+            enable_thumbnail: args.session.thumbnail.then_some(true),
+            user_metadata: metadata_object(&args.session.metadata),
+            ..transfer::options(&args.transfer)
+        };
+        let (client, path): (_, &Path) = (&conn.client, path);
+        let result = transfer::run(ctx, conn, path, options, move |o| {
+            client.upload_file(path, o)
+        })
+        .await;
+        *outcome = Some(match result {
+            Ok(r) => Outcome::Uploaded(r.asset_id),
+            Err(f) => Outcome::Failed(f),
+        });
+    }
+}
+
 /// The end of a multi-file run: how many made it, and what happened to the others.
 fn print_summary(ctx: &Context, outcomes: &[(PathBuf, Outcome)]) {
-    let uploaded = outcomes.iter().filter(|(_, o)| matches!(o, Outcome::Uploaded(_))).count();
-    let failed = outcomes.iter().filter(|(_, o)| matches!(o, Outcome::Failed(_))).count();
+    let uploaded = outcomes
+        .iter()
+        .filter(|(_, o)| matches!(o, Outcome::Uploaded(_)))
+        .count();
+    let failed = outcomes
+        .iter()
+        .filter(|(_, o)| matches!(o, Outcome::Failed(_)))
+        .count();
     let skipped = outcomes.len() - uploaded - failed;
     if ctx.out.is_json() {
         let files: Vec<Value> = outcomes
@@ -110,8 +136,8 @@ fn print_summary(ctx: &Context, outcomes: &[(PathBuf, Outcome)]) {
             .map(|(path, o)| {
                 let file = path.display().to_string();
                 match o {
-                    Outcome::Uploaded(r) => {
-                        json!({"file": file, "status": "uploaded", "asset_id": r.asset_id})
+                    Outcome::Uploaded(asset_id) => {
+                        json!({"file": file, "status": "uploaded", "asset_id": asset_id})
                     }
                     Outcome::Failed(f) => json!({
                         "file": file, "status": "failed", "message": f.message,
@@ -134,14 +160,19 @@ fn print_summary(ctx: &Context, outcomes: &[(PathBuf, Outcome)]) {
     if skipped > 0 {
         text.push_str(&format!(", {skipped} skipped"));
     }
+    let width = outcomes
+        .iter()
+        .map(|(p, _)| p.display().to_string().chars().count())
+        .max();
     for (path, o) in outcomes {
-        let line = match o {
-            Outcome::Uploaded(r) => format!("  ok       {}  asset {}", path.display(), r.asset_id),
-            Outcome::Failed(f) => format!("  FAILED   {}  {}", path.display(), f.message),
-            Outcome::Skipped => format!("  skipped  {}  (interrupted)", path.display()),
+        let (word, detail) = match o {
+            Outcome::Uploaded(asset_id) => ("ok", format!("asset {asset_id}")),
+            Outcome::Failed(f) => ("FAILED", f.message.clone()),
+            Outcome::Skipped => ("skipped", "not started (interrupted)".to_owned()),
         };
-        text.push('\n');
-        text.push_str(&line);
+        let path = path.display().to_string();
+        let width = width.unwrap_or(0);
+        text.push_str(&format!("\n  {word:<8} {path:<width$}  {detail}"));
     }
     ctx.out.line(&text);
 }

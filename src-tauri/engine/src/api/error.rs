@@ -24,7 +24,7 @@ pub enum ApiError {
         retry_after: Option<Duration>,
     },
     /// The request did not reach the server or the answer did not come back.
-    #[error("{request}: could not talk to {host}: {source}")]
+    #[error("{request}: could not talk to {host}: {}", causes(.source))]
     Transport {
         /// The request.
         request: &'static str,
@@ -45,6 +45,23 @@ pub enum ApiError {
     /// The client was configured wrongly (no key, a malformed base URL).
     #[error("{0}")]
     Config(String),
+}
+
+/// An error's message and those of its causes that it does not already include, so
+/// "error sending request" also says "Connection refused". Transport errors have their URL
+/// removed and the layers below (hyper, the OS) carry none, so no secret gets in.
+pub(crate) fn causes(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
 }
 
 fn code_suffix(code: &Option<String>) -> String {

@@ -12,8 +12,10 @@
 //! - `run`: the sliding window and the confirmation rounds.
 //! - `wait`: waiting for a session or an asset.
 
+mod control;
 mod put;
 mod report;
+mod resume;
 mod run;
 mod source;
 mod track;
@@ -28,14 +30,15 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::api::wire::{
-    Asset, ChunkStatus, CreateAssetUploadRequest, FileType, MultipartUploadStatus,
-};
+use crate::api::wire::{Asset, CreateAssetUploadRequest, FileType};
 use crate::api::{ApiError, MultipartUploadClient};
 use crate::error::UploadError;
+use crate::journal::{Journal, SessionRecord, SessionState};
 use crate::plan::ChunkPlan;
 use crate::progress::{UploadPhase, UploadProgress};
 use crate::retry::RetryBudget;
+pub use control::PauseSwitch;
+pub use resume::{ResumableSession, ResumeState};
 use run::Session;
 use source::SourceFile;
 use track::Tracker;
@@ -84,6 +87,11 @@ pub struct UploadOptions {
     /// Cancels the upload. The session stays resumable until it expires (the API cannot
     /// abort one).
     pub cancel: Option<CancellationToken>,
+    /// Pauses and resumes the upload.
+    pub pause: Option<PauseSwitch>,
+    /// Records the session and every acknowledged chunk, so the upload can be resumed after
+    /// a crash or a restart with only the missing chunks sent.
+    pub journal: Option<Journal>,
 }
 
 impl Default for UploadOptions {
@@ -105,6 +113,8 @@ impl Default for UploadOptions {
             progress_interval: Duration::from_millis(100),
             progress: None,
             cancel: None,
+            pause: None,
+            journal: None,
         }
     }
 }
@@ -120,6 +130,7 @@ impl fmt::Debug for UploadOptions {
             .field("retry_delay", &self.retry_delay)
             .field("wait_for_ready", &self.wait_for_ready)
             .field("stall_timeout", &self.stall_timeout)
+            .field("journal", &self.journal)
             .finish_non_exhaustive()
     }
 }
@@ -178,7 +189,10 @@ pub struct UploadResult {
     pub retries: u64,
     /// Presigned URLs replaced because they expired, were about to, or failed.
     pub urls_refreshed: u64,
-    /// Wall-clock time of the call.
+    /// Time spent moving and confirming the chunks (without waiting for the asset), for
+    /// rates.
+    pub transfer_seconds: f64,
+    /// Wall-clock time of the whole call.
     pub elapsed_seconds: f64,
 }
 
@@ -187,6 +201,7 @@ pub(crate) fn api_error(client: &MultipartUploadClient, e: ApiError) -> UploadEr
     if e.is_unauthorized() {
         UploadError::Unauthorized {
             host: client.host().to_owned(),
+            request: e.request().unwrap_or("api"),
         }
     } else {
         UploadError::Api(e)
@@ -213,12 +228,16 @@ impl MultipartUploadClient {
         let started = Instant::now();
         options.validate()?;
         let source = SourceFile::inspect(path.as_ref()).await?;
+        let fingerprint = match &options.journal {
+            Some(_) => Some(source.fingerprint().await?),
+            None => None,
+        };
         let filename = match &options.filename {
             Some(name) => name.clone(),
             None => default_filename(&source.path),
         };
         let request = CreateAssetUploadRequest {
-            filename,
+            filename: filename.clone(),
             file_type: options.file_type.clone(),
             total_size: source.size,
             enable_hls: options.enable_hls,
@@ -257,6 +276,28 @@ impl MultipartUploadClient {
             options.max_workers as u64,
         );
         urls.add(created.upload_urls, server_now, received).await;
+        let lock = match (&options.journal, fingerprint) {
+            (Some(journal), Some(fingerprint)) => {
+                journal.record_session(&SessionRecord {
+                    upload_id: created.upload_id.clone(),
+                    asset_id: created.asset_id.clone(),
+                    base_url: self.base_url().to_owned(),
+                    file_path: source.path.clone(),
+                    file_size: source.size,
+                    file_mtime_ns: crate::journal::mtime_ns(source.modified),
+                    fingerprint: Some(fingerprint),
+                    filename,
+                    file_type: request.file_type.to_string(),
+                    chunk_size: plan.chunk_size(),
+                    total_chunks: plan.total_chunks(),
+                    created_at: crate::journal::now_unix(),
+                    expires_at: created.expires_at.map(|t| t.unix_timestamp()),
+                    state: SessionState::Active,
+                })?;
+                Some(journal.lock(&created.upload_id)?)
+            }
+            _ => None,
+        };
         let session = Arc::new(Session {
             client: self.clone(),
             upload_id: created.upload_id,
@@ -267,102 +308,11 @@ impl MultipartUploadClient {
             budget: RetryBudget::for_upload(plan.total_chunks(), options.max_retries),
             upload_headers: created.upload_headers,
             cancel,
+            journal: options.journal.clone(),
+            _lock: lock,
             options,
         });
         let todo = plan.chunks().map(|c| c.index).collect();
-        drive(session, todo, started).await
-    }
-
-    /// Resumes session `upload_id` with the file at `path`: checks that the file fits the
-    /// session (size and chunk count), uploads only the chunks the server does not list as
-    /// completed, reports them and confirms.
-    ///
-    /// # Errors
-    ///
-    /// [`UploadError::SessionNotFound`], [`UploadError::SessionExpired`] or
-    /// [`UploadError::SessionMismatch`] when the session cannot take this file; otherwise
-    /// as [`upload_file`](Self::upload_file).
-    pub async fn resume_upload(
-        &self,
-        upload_id: &str,
-        path: impl AsRef<Path>,
-        options: UploadOptions,
-    ) -> Result<UploadResult, UploadError> {
-        let started = Instant::now();
-        options.validate()?;
-        let source = SourceFile::inspect(path.as_ref()).await?;
-        let sessions = self
-            .list_incomplete_uploads(50)
-            .collect()
-            .await
-            .map_err(|e| api_error(self, e))?;
-        let Some(summary) = sessions.into_iter().find(|s| s.upload_id == upload_id) else {
-            return Err(UploadError::SessionNotFound {
-                upload_id: upload_id.to_owned(),
-            });
-        };
-        match summary.status {
-            MultipartUploadStatus::Expired => {
-                return Err(UploadError::SessionExpired {
-                    upload_id: upload_id.to_owned(),
-                });
-            }
-            MultipartUploadStatus::Failed => {
-                return Err(UploadError::SessionFailed {
-                    upload_id: upload_id.to_owned(),
-                });
-            }
-            _ => {}
-        }
-        let mismatch = |detail: String| UploadError::SessionMismatch {
-            upload_id: upload_id.to_owned(),
-            path: source.path.clone(),
-            detail,
-        };
-        if summary.total_size != source.size {
-            return Err(mismatch(format!(
-                "the session is for {} bytes, the file has {}",
-                summary.total_size, source.size
-            )));
-        }
-        let plan = ChunkPlan::new(source.size, summary.chunk_size, Some(summary.total_chunks))
-            .map_err(|e| mismatch(e.to_string()))?;
-        let listing = self
-            .get_status(upload_id, 50)
-            .collect()
-            .await
-            .map_err(|e| api_error(self, e))?;
-        let done: Vec<u64> = listing
-            .uploaded_chunks
-            .iter()
-            .filter(|c| c.status == ChunkStatus::Completed && plan.chunk(c.index).is_some())
-            .map(|c| c.index)
-            .collect();
-        let tracker = Arc::new(Tracker::new(plan, options.progress.clone()));
-        tracker.set_session(upload_id, None);
-        tracker.mark_already_done(done.iter().copied());
-        let todo: Vec<u64> = plan
-            .chunks()
-            .map(|c| c.index)
-            .filter(|i| done.binary_search(i).is_err())
-            .collect();
-        let session = Arc::new(Session {
-            client: self.clone(),
-            upload_id: upload_id.to_owned(),
-            plan,
-            urls: UrlPool::new(
-                self.clone(),
-                upload_id.to_owned(),
-                plan.total_chunks(),
-                options.max_workers as u64,
-            ),
-            source,
-            tracker,
-            budget: RetryBudget::for_upload(todo.len() as u64, options.max_retries),
-            upload_headers: Default::default(),
-            cancel: options.cancel.clone().unwrap_or_default(),
-            options,
-        });
         drive(session, todo, started).await
     }
 }
@@ -403,6 +353,11 @@ async fn finish(
         .asset_id()
         .or(outcome.asset_id.clone())
         .ok_or_else(|| UploadError::Protocol("no asset id was given for the session".into()))?;
+    let transfer_seconds = started.elapsed().as_secs_f64();
+    if let Some(journal) = &session.journal {
+        journal.set_asset_id(&session.upload_id, &asset_id)?;
+        journal.set_state(&session.upload_id, SessionState::Completed)?;
+    }
     let asset = if session.options.wait_for_ready {
         session.tracker.set_phase(UploadPhase::Processing);
         let deadline = Instant::now() + session.options.ready_timeout;
@@ -422,6 +377,7 @@ async fn finish(
         bytes_uploaded: counters.bytes_uploaded,
         retries: counters.retries,
         urls_refreshed: session.urls.refreshed(),
+        transfer_seconds,
         elapsed_seconds: started.elapsed().as_secs_f64(),
     })
 }

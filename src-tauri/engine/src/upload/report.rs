@@ -17,6 +17,7 @@ use super::track::Tracker;
 use crate::api::MultipartUploadClient;
 use crate::api::wire::CompletedChunk;
 use crate::error::UploadError;
+use crate::journal::Journal;
 use crate::retry::Backoff;
 
 /// How many times in a row a report may fail transiently (after the client's own retries)
@@ -50,6 +51,7 @@ impl Reporter {
         tracker: Arc<Tracker>,
         batch_size: usize,
         interval: Duration,
+        journal: Option<Journal>,
         failed: CancellationToken,
     ) -> Self {
         let (tx, rx) = mpsc::channel(batch_size.max(1) * 4);
@@ -59,6 +61,7 @@ impl Reporter {
             tracker,
             batch_size: batch_size.clamp(1, 1000),
             interval,
+            journal,
             pending: Vec::new(),
             outcome: ReportOutcome::default(),
             failures: 0,
@@ -92,6 +95,7 @@ struct Task {
     tracker: Arc<Tracker>,
     batch_size: usize,
     interval: Duration,
+    journal: Option<Journal>,
     pending: Vec<CompletedChunk>,
     outcome: ReportOutcome,
     failures: u32,
@@ -148,6 +152,9 @@ impl Task {
         {
             Ok(answer) => {
                 let indices: Vec<u64> = self.pending.drain(..n).map(|c| c.chunk_index).collect();
+                if let Some(journal) = &self.journal {
+                    journal.mark_reported(&self.upload_id, &indices)?;
+                }
                 self.tracker.chunks_reported(&indices);
                 self.failures = 0;
                 if let Some(url) = answer.url.filter(|u| !u.is_empty()) {

@@ -18,6 +18,7 @@ use super::{UploadOptions, api_error};
 use crate::api::MultipartUploadClient;
 use crate::api::wire::{ChunkStatus, CompletedChunk, MultipartUploadStatus, ProofType};
 use crate::error::{ChunkError, UploadError};
+use crate::journal::{Journal, SessionLock};
 use crate::plan::ChunkPlan;
 use crate::progress::UploadPhase;
 use crate::retry::{Backoff, RetryBudget};
@@ -42,6 +43,9 @@ pub(crate) struct Session {
     pub(crate) budget: RetryBudget,
     pub(crate) upload_headers: BTreeMap<String, String>,
     pub(crate) cancel: CancellationToken,
+    pub(crate) journal: Option<Journal>,
+    /// Held while the session uploads, so no other process uploads it at the same time.
+    pub(crate) _lock: Option<SessionLock>,
 }
 
 impl Session {
@@ -63,13 +67,16 @@ impl Session {
             self.tracker.clone(),
             self.options.batch_size,
             self.options.report_interval,
+            self.journal.clone(),
             failed.clone(),
         );
         let mut queue: VecDeque<u64> = todo.into();
         let mut workers = JoinSet::new();
         let window = self.options.max_workers.max(1);
+        let pause = self.options.pause.clone().unwrap_or_default();
         let stopped: Option<UploadError> = loop {
-            while workers.len() < window {
+            let paused = pause.is_paused();
+            while !paused && workers.len() < window {
                 let Some(index) = queue.pop_front() else {
                     break;
                 };
@@ -78,7 +85,22 @@ impl Session {
                 workers.spawn(async move { session.upload_chunk(index, tx).await });
             }
             if workers.is_empty() {
-                break None;
+                if queue.is_empty() {
+                    break None;
+                }
+                // Paused with nothing in flight: wait for resume (or the end).
+                self.tracker.set_phase(UploadPhase::Paused);
+                tokio::select! {
+                    biased;
+                    () = self.cancel.cancelled() => {
+                        break Some(UploadError::Cancelled { upload_id: Some(self.upload_id.clone()) });
+                    }
+                    () = failed.cancelled() => break None,
+                    () = pause.running() => {
+                        self.tracker.set_phase(UploadPhase::Uploading);
+                        continue;
+                    }
+                }
             }
             tokio::select! {
                 biased;
@@ -86,6 +108,8 @@ impl Session {
                     break Some(UploadError::Cancelled { upload_id: Some(self.upload_id.clone()) });
                 }
                 () = failed.cancelled() => break None,
+                // Resumed while the last chunks of the pause were still in flight.
+                () = pause.running(), if paused => {}
                 joined = workers.join_next() => match joined {
                     Some(Ok(Ok(()))) | None => {}
                     Some(Ok(Err(e))) => break Some(e),
@@ -136,6 +160,11 @@ impl Session {
             };
             let error = match outcome {
                 Ok(etag) => {
+                    if let Some(journal) = &self.journal {
+                        // Written before the chunk is reported, so a crash after this line
+                        // loses nothing: a resume reports it from the journal.
+                        journal.record_chunk(&self.upload_id, index, &etag, spec.len)?;
+                    }
                     self.tracker.chunk_stored(index);
                     let chunk = CompletedChunk {
                         chunk_index: index,

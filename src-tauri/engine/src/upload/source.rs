@@ -27,7 +27,8 @@ pub(crate) struct SourceFile {
 impl SourceFile {
     /// Checks that `path` is a readable, non-empty regular file.
     pub(crate) async fn inspect(path: &Path) -> Result<Self, UploadError> {
-        let path = path.to_path_buf();
+        // Absolute, so a journal entry still names the file from another working directory.
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         let meta = match tokio::fs::metadata(&path).await {
             Ok(meta) => meta,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -54,6 +55,17 @@ impl SourceFile {
             size: meta.len(),
             modified: meta.modified().ok(),
         })
+    }
+
+    /// The file's content fingerprint (see [`crate::journal::fingerprint`]).
+    pub(crate) async fn fingerprint(&self) -> Result<String, UploadError> {
+        let path = self.path.clone();
+        match tokio::task::spawn_blocking(move || crate::journal::fingerprint(&path)).await {
+            Ok(result) => result.map_err(|e| self.io_error(e)),
+            Err(e) => Err(UploadError::Protocol(format!(
+                "fingerprinting stopped: {e}"
+            ))),
+        }
     }
 
     /// Fails when the file's size or modification time differs from what was inspected.

@@ -167,6 +167,8 @@ impl Tracker {
     pub(crate) fn abandon_in_flight(&self) {
         let mut s = self.lock();
         let indices: Vec<u64> = s.in_flight.drain().map(|(i, _)| i).collect();
+        // The upload is stopping: the bar shows what is stored, not what was on the wire.
+        s.high_water = 100.0 * s.acknowledged as f64 / self.plan.total_size() as f64;
         for i in indices {
             if let Some(slot) = Self::slot(&mut s, i)
                 && !slot.is_stored()

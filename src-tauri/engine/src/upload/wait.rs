@@ -174,6 +174,28 @@ impl MultipartUploadClient {
     }
 }
 
+impl MultipartUploadClient {
+    /// Polls asset `asset_id` until it is `ready` (or `failed`), for at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`UploadError::AssetFailed`], [`UploadError::Timeout`], or the API error for an
+    /// unknown asset (after a minute's grace, for assets that appear late) or a bad key.
+    pub async fn wait_for_asset(
+        &self,
+        asset_id: &str,
+        timeout: Duration,
+    ) -> Result<Asset, UploadError> {
+        asset_ready(
+            self,
+            asset_id,
+            Instant::now() + timeout,
+            &CancellationToken::new(),
+        )
+        .await
+    }
+}
+
 /// Polls asset `asset_id` until it is `ready` or `failed`, or `deadline` passes.
 pub(crate) async fn asset_ready(
     client: &MultipartUploadClient,

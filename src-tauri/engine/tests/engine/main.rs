@@ -10,6 +10,8 @@ mod client;
 mod concurrency;
 /// Faults on the storage and the API side: each heals, or ends in a clear error.
 mod faults;
+/// The journal: crash recovery, changed and moved files, expiry, pause, locks.
+mod journal;
 /// Cancel, resume and wait.
 mod resume;
 /// Files of every awkward size, checked byte for byte through the sandbox's sha256.

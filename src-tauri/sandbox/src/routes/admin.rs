@@ -1,6 +1,6 @@
 //! The sandbox's own extension endpoints, so a sandbox started in another process can be
 //! observed and steered: `GET /v1.3/sandbox/stats`, `POST /v1.3/sandbox/stats/reset`,
-//! `GET|POST /v1.3/sandbox/faults`.
+//! `GET|POST /v1.3/sandbox/faults`, and `PUT /v1.3/sandbox/sink`, a baseline for benchmarks.
 //!
 //! `POST /v1.3/sandbox/faults` takes a JSON object; each key is optional and replaces that
 //! setting, `null` clears it, and `"clear": true` first removes every pending fault:
@@ -33,6 +33,32 @@ use crate::{
     server::App,
     stats::Stats,
 };
+
+/// `PUT /v1.3/sandbox/sink`: reads a body of any size and hashes it as a chunk PUT with
+/// `discard` storage would, then answers 200 with its MD5 as the ETag. It lets a benchmark
+/// compare a client with `curl -T` on the same server doing the same work per byte. Its
+/// bytes are not counted in the stats.
+pub(crate) async fn sink(body: axum::body::Body) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    use http_body_util::BodyExt;
+    use md5::{Digest as _, Md5};
+    let mut body = body;
+    let mut md5 = Md5::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| ApiError::invalid("the body ended early"))?;
+        if let Ok(data) = frame.into_data() {
+            md5.update(&data);
+        }
+    }
+    let etag = format!("\"{}\"", hex::encode(md5.finalize()));
+    let mut response = StatusCode::OK.into_response();
+    if let Ok(value) = axum::http::HeaderValue::from_str(&etag) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::ETAG, value);
+    }
+    Ok(response)
+}
 
 pub(crate) async fn stats(State(app): State<App>) -> Json<Stats> {
     Json(app.stats.snapshot())

@@ -12,14 +12,13 @@ use axum::{
 use sha2::{Digest, Sha256};
 
 use crate::{
-    asset::{Asset, Blob, Content, check_filename, kind_of},
+    asset::{Asset, AssetKind, AssetOptions, Blob, Content, check_filename, kind_of},
     clock,
     config::Storage,
     error::ApiError,
     extract::{Pagination, QueryParams, user_metadata},
     routes::Id,
     server::App,
-    session::{AssetKind, AssetOptions},
     store::AssetFilter,
     wire::{AssetDetail, AssetMethod, Page},
 };

@@ -8,7 +8,7 @@
 //! 200 with `ETag: "<md5 hex>"` and no body.
 
 use axum::{
-    body::Body,
+    body::{Body, HttpBody as _},
     extract::{ConnectInfo, Path, RawQuery, State, rejection::PathRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
@@ -19,15 +19,16 @@ use crate::{
     clock,
     conn::ConnInfo,
     error::StorageError,
-    extract::QueryParams,
+    extract::{QueryParams, discard_rest, expects_continue},
     faults::PutFault,
     server::App,
     signing::{EXPIRES_PARAM, SIGNATURE_PARAM},
     stats::Counters,
+    storage::Finished,
     wire::SessionStatus,
 };
 
-/// The handler: counts the PUT, then runs [`receive`].
+/// The handler: counts the PUT, then admits it, reads its body and commits the chunk.
 pub(crate) async fn put_chunk(
     State(app): State<App>,
     ConnectInfo(conn): ConnectInfo<ConnInfo>,
@@ -38,33 +39,57 @@ pub(crate) async fn put_chunk(
 ) -> Response {
     Counters::add(&app.stats.puts_received, 1);
     let _in_flight = app.stats.put_started();
-    match receive(&app, &conn, path, query, &headers, body).await {
+    let mut body = body;
+    let mut touched = false;
+    let result = match admit(&app, path, query.as_deref(), &headers) {
+        Ok(chunk) => {
+            let put = Put {
+                app: &app,
+                conn: &conn,
+                chunk,
+            };
+            put.run(&mut body, &mut touched).await
+        }
+        Err(e) => Err(e),
+    };
+    let waiting_for_continue = !touched && expects_continue(&headers);
+    if !body.is_end_stream() && !conn.control.is_killed() && !waiting_for_continue {
+        // Refused before the end of the body: read the rest in the background so the client
+        // can finish sending and then read our answer (instead of a reset).
+        discard_rest(body);
+    }
+    match result {
         Ok(response) => response,
         Err(e) => e.into_response(),
     }
 }
 
-async fn receive(
+/// The chunk a PUT targets, once admitted.
+#[derive(Debug)]
+struct Target {
+    upload_id: String,
+    index: u32,
+    /// The exact length of this chunk: `chunk_size`, or the remainder for the last one.
+    expected: u64,
+}
+
+/// Every check that needs no body byte: session, signature, expiry, state, range, length.
+fn admit(
     app: &App,
-    conn: &ConnInfo,
     path: Result<Path<(String, String)>, PathRejection>,
-    query: Option<String>,
+    query: Option<&str>,
     headers: &HeaderMap,
-    body: Body,
-) -> Result<Response, StorageError> {
+) -> Result<Target, StorageError> {
     let Ok(Path((upload_id, index_text))) = path else {
         return Err(StorageError::invalid("The chunk URL is malformed"));
     };
     let now = clock::now();
-    let Some((status, total_chunks)) = app
-        .store
-        .with_session(&upload_id, |s| (s.status(now), s.total_chunks))
-    else {
+    let Some(status) = app.store.with_session(&upload_id, |s| s.status(now)) else {
         return Err(StorageError::no_such_upload(
             "The specified upload does not exist",
         ));
     };
-    let index = authorise(app, &upload_id, &index_text, query.as_deref(), now)?;
+    let index = authorise(app, &upload_id, &index_text, query, now)?;
     match status {
         SessionStatus::Active => {}
         SessionStatus::Completed => {
@@ -82,110 +107,155 @@ async fn receive(
         .store
         .with_session(&upload_id, |s| s.expected_len(index))
         .flatten()
-        .ok_or_else(|| {
-            StorageError::invalid(format!("Chunk index {index} is outside 1..={total_chunks}"))
-        })?;
-    let fail = |why: &str| {
-        let now = clock::now();
-        app.store
-            .with_session(&upload_id, |s| s.record_failure(index, why, now));
+        .ok_or_else(|| StorageError::invalid(format!("Chunk index {index} is out of range")))?;
+    let target = Target {
+        upload_id,
+        index,
+        expected,
     };
     if declared_length(headers).is_some_and(|len| len > expected) {
-        fail("the body was longer than the chunk");
+        record_failure(app, &target, "the body was longer than the chunk");
         return Err(StorageError::too_large(expected));
     }
+    Ok(target)
+}
 
-    let (stall, fault) = app.faults.take_put();
-    if let Some(stall) = stall {
-        tokio::time::sleep(stall).await;
+/// An admitted PUT.
+struct Put<'a> {
+    app: &'a App,
+    conn: &'a ConnInfo,
+    chunk: Target,
+}
+
+impl Put<'_> {
+    /// Applies the PUT faults, streams the body into storage and commits it.
+    async fn run(&self, body: &mut Body, touched: &mut bool) -> Result<Response, StorageError> {
+        let (stall, fault) = self.app.faults.take_put();
+        if let Some(stall) = stall {
+            tokio::time::sleep(stall).await;
+        }
+        let drop_after = match fault {
+            Some(PutFault::DropAfter(bytes)) => Some(bytes),
+            _ => None,
+        };
+        let (upload_id, index, expected) =
+            (&self.chunk.upload_id, self.chunk.index, self.chunk.expected);
+        let mut writer = self
+            .app
+            .storage
+            .writer(upload_id, index, expected)
+            .await
+            .map_err(|e| self.internal(e))?;
+        *touched = true;
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else {
+                self.fail("the connection broke before the whole body arrived");
+                return Err(StorageError::new(
+                    StatusCode::BAD_REQUEST,
+                    "IncompleteBody",
+                    "The request body ended early",
+                ));
+            };
+            let Ok(data) = frame.into_data() else {
+                continue; // trailers carry nothing we need
+            };
+            let len = data.len() as u64;
+            Counters::add(&self.app.stats.bytes_received, len);
+            if drop_after.is_some_and(|limit| writer.len() + len >= limit) {
+                return Ok(self.kill());
+            }
+            if writer.len() + len > expected {
+                self.fail("the body was longer than the chunk");
+                return Err(StorageError::too_large(expected));
+            }
+            writer.write(&data).await.map_err(|e| self.internal(e))?;
+        }
+        if drop_after.is_some() {
+            // The body was shorter than the drop point: drop before answering instead.
+            return Ok(self.kill());
+        }
+        if let Some(PutFault::Fail(status)) = fault {
+            self.fail("the storage failed (fault injection)");
+            return Err(injected_failure(status));
+        }
+        let finished = writer.finish().await.map_err(|e| self.internal(e))?;
+        let etag = self.commit(finished)?;
+        Counters::add(&self.app.stats.puts_completed, 1);
+
+        let mut response = StatusCode::OK.into_response();
+        if fault != Some(PutFault::OmitEtag)
+            && let Ok(value) = HeaderValue::from_str(&format!("\"{etag}\""))
+        {
+            response.headers_mut().insert(header::ETAG, value);
+        }
+        Ok(response)
     }
-    let drop_after = match fault {
-        Some(PutFault::DropAfter(bytes)) => Some(bytes),
-        _ => None,
-    };
-    let internal = |e: std::io::Error| {
-        eprintln!("tl-sandbox: cannot store chunk {index} of upload {upload_id}: {e}");
+
+    /// Makes the received chunk current and records it, atomically (under the store lock).
+    fn commit(&self, finished: Finished) -> Result<String, StorageError> {
+        let etag = finished.stored().etag.clone();
+        let index = self.chunk.index;
+        let now = clock::now();
+        self.app
+            .store
+            .with_session(&self.chunk.upload_id, |s| {
+                if s.status(now) != SessionStatus::Active {
+                    return Err(StorageError::no_such_upload(
+                        "The upload is no longer active",
+                    ));
+                }
+                if !s.may_store(index, &etag) {
+                    return Err(StorageError::new(
+                        StatusCode::CONFLICT,
+                        "InvalidPart",
+                        format!("Chunk {index} was already reported with different content"),
+                    ));
+                }
+                let stored = self
+                    .app
+                    .storage
+                    .commit(finished)
+                    .map_err(|e| self.internal(e))?;
+                s.record_stored(index, stored, now);
+                Ok(etag)
+            })
+            .unwrap_or_else(|| {
+                Err(StorageError::no_such_upload(
+                    "The specified upload does not exist",
+                ))
+            })
+    }
+
+    fn fail(&self, why: &str) {
+        record_failure(self.app, &self.chunk, why);
+    }
+
+    /// Kills the connection. The returned response is never delivered: writing it fails.
+    fn kill(&self) -> Response {
+        self.fail("the connection was dropped (fault injection)");
+        self.conn.control.kill();
+        StatusCode::INTERNAL_SERVER_ERROR.into_response()
+    }
+
+    fn internal(&self, e: std::io::Error) -> StorageError {
+        eprintln!(
+            "tl-sandbox: cannot store chunk {} of upload {}: {e}",
+            self.chunk.index, self.chunk.upload_id
+        );
         StorageError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "InternalError",
             "The sandbox could not store the chunk",
         )
-    };
-    let mut writer = app
-        .storage
-        .writer(&upload_id, index, expected)
-        .await
-        .map_err(internal)?;
-    let mut body = body;
-    while let Some(frame) = body.frame().await {
-        let Ok(frame) = frame else {
-            fail("the connection broke before the whole body arrived");
-            return Err(StorageError::new(
-                StatusCode::BAD_REQUEST,
-                "IncompleteBody",
-                "The request body ended early",
-            ));
-        };
-        let Ok(data) = frame.into_data() else {
-            continue; // trailers carry nothing we need
-        };
-        let len = data.len() as u64;
-        Counters::add(&app.stats.bytes_received, len);
-        if drop_after.is_some_and(|limit| writer.len() + len >= limit) {
-            fail("the connection was dropped (fault injection)");
-            return Ok(kill(conn));
-        }
-        if writer.len() + len > expected {
-            fail("the body was longer than the chunk");
-            return Err(StorageError::too_large(expected));
-        }
-        writer.write(&data).await.map_err(internal)?;
     }
-    if drop_after.is_some() {
-        // The body was shorter than the drop point: drop before answering instead.
-        fail("the connection was dropped (fault injection)");
-        return Ok(kill(conn));
-    }
-    if let Some(PutFault::Fail(status)) = fault {
-        fail("the storage failed (fault injection)");
-        return Err(injected_failure(status));
-    }
+}
 
-    let finished = writer.finish().await.map_err(internal)?;
-    let etag = finished.stored().etag.clone();
+/// Marks the chunk's last PUT as failed, for `GET` status.
+fn record_failure(app: &App, chunk: &Target, why: &str) {
     let now = clock::now();
-    app.store
-        .with_session(&upload_id, |s| {
-            if s.status(now) != SessionStatus::Active {
-                return Err(StorageError::no_such_upload(
-                    "The upload is no longer active",
-                ));
-            }
-            if !s.may_store(index, &etag) {
-                return Err(StorageError::new(
-                    StatusCode::CONFLICT,
-                    "InvalidPart",
-                    format!("Chunk {index} was already reported with different content"),
-                ));
-            }
-            let stored = app.storage.commit(finished).map_err(internal)?;
-            s.record_stored(index, stored, now);
-            Ok(())
-        })
-        .unwrap_or_else(|| {
-            Err(StorageError::no_such_upload(
-                "The specified upload does not exist",
-            ))
-        })?;
-    Counters::add(&app.stats.puts_completed, 1);
-
-    let mut response = StatusCode::OK.into_response();
-    if fault != Some(PutFault::OmitEtag)
-        && let Ok(value) = HeaderValue::from_str(&format!("\"{etag}\""))
-    {
-        response.headers_mut().insert(header::ETAG, value);
-    }
-    Ok(response)
+    app.store.with_session(&chunk.upload_id, |s| {
+        s.record_failure(chunk.index, why, now)
+    });
 }
 
 /// Checks the URL's signature and expiry; returns the chunk index.
@@ -228,12 +298,6 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
         .ok()?
         .parse()
         .ok()
-}
-
-/// Kills the connection. The returned response is never delivered: writing it fails.
-fn kill(conn: &ConnInfo) -> Response {
-    conn.control.kill();
-    StatusCode::INTERNAL_SERVER_ERROR.into_response()
 }
 
 /// The XML error of a `fail_puts` fault.

@@ -8,13 +8,13 @@ use axum::{
 use serde_json::Value;
 
 use crate::{
-    asset::check_filename,
+    asset::{AssetKind, AssetOptions, check_filename},
     clock,
     error::ApiError,
     extract::{self, Fields, JsonObject, Pagination, QueryParams},
     routes::{Id, check_asset},
     server::App,
-    session::{AssetKind, AssetOptions, ReportItem, SessionSpec},
+    session::{ReportItem, SessionSpec},
     stats::Counters,
     wire::{
         CreateUploadResponse, IncompleteUpload, Page, PresignedUrlsResponse, ReportResponse,

@@ -6,9 +6,7 @@ use futures_util::stream;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::support::{
-    Env, assert_error, assert_xml_error, bytes, entry, md5_hex, small_builder,
-};
+use crate::support::{Env, assert_error, assert_xml_error, bytes, entry, md5_hex, small_builder};
 
 const CHUNK: usize = 64 * 1024;
 
@@ -71,8 +69,14 @@ async fn repeated_puts_to_one_url_are_allowed_and_the_last_wins() {
 async fn tampered_or_missing_signatures_are_403() {
     let env = Env::start(small_builder().initial_urls(2));
     let created = env.create(2 * CHUNK as u64).await;
-    let url = created["upload_urls"][0]["url"].as_str().unwrap().to_owned();
-    let other = created["upload_urls"][1]["url"].as_str().unwrap().to_owned();
+    let url = created["upload_urls"][0]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let other = created["upload_urls"][1]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     let flip = |text: &str| {
         let last = text.chars().last().unwrap();
@@ -90,7 +94,10 @@ async fn tampered_or_missing_signatures_are_403() {
         flip(&url),
         base.to_owned(),
         format!("{base}?X-Tl-Expires=1"),
-        format!("{}&X-Tl-Signature=zz", url.split("&X-Tl-Signature").next().unwrap()),
+        format!(
+            "{}&X-Tl-Signature=zz",
+            url.split("&X-Tl-Signature").next().unwrap()
+        ),
         expires_bumped,
         other_index,
     ] {
@@ -99,6 +106,20 @@ async fn tampered_or_missing_signatures_are_403() {
         assert!(body.contains("<Message>"), "{body}");
     }
     env.put_ok(&url, vec![0; CHUNK]).await;
+}
+
+#[tokio::test]
+async fn a_refusal_reaches_a_client_that_is_still_sending() {
+    // Without draining, an early answer to a large body turns into a reset on the client.
+    let env = Env::start(small_builder().chunk_size(8 * 1024 * 1024));
+    let created = env.create(8 * 1024 * 1024).await;
+    let url = created["upload_urls"][0]["url"].as_str().unwrap();
+    let forged = format!("{}0", url);
+    for _ in 0..3 {
+        let response = env.put(&forged, vec![0; 8 * 1024 * 1024]).await;
+        assert_xml_error(response, StatusCode::FORBIDDEN, "SignatureDoesNotMatch").await;
+    }
+    env.put_ok(url, vec![0; 8 * 1024 * 1024]).await;
 }
 
 #[tokio::test]
@@ -121,7 +142,9 @@ async fn an_expired_url_is_403_access_denied_and_a_fresh_one_works() {
     };
     assert!(body.starts_with("<?xml"), "{body}");
     assert!(
-        body.contains("<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"),
+        body.contains(
+            "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
+        ),
         "{body}"
     );
     let fresh = env.url(id, 1).await;
@@ -135,13 +158,21 @@ async fn unknown_sessions_are_404_no_such_upload() {
     let url = created["upload_urls"][0]["url"].as_str().unwrap();
     let id = created["upload_id"].as_str().unwrap();
     let ghost = url.replace(id, "0123456789abcdef01234567");
-    assert_xml_error(env.put(&ghost, vec![0; 4]).await, StatusCode::NOT_FOUND, "NoSuchUpload")
-        .await;
+    assert_xml_error(
+        env.put(&ghost, vec![0; 4]).await,
+        StatusCode::NOT_FOUND,
+        "NoSuchUpload",
+    )
+    .await;
     // A completed session takes no more chunks.
     let done = env.upload("d.mp4", &[9; 5]).await;
     let done_url = done["upload_urls"][0]["url"].as_str().unwrap();
-    assert_xml_error(env.put(done_url, vec![9; 5]).await, StatusCode::NOT_FOUND, "NoSuchUpload")
-        .await;
+    assert_xml_error(
+        env.put(done_url, vec![9; 5]).await,
+        StatusCode::NOT_FOUND,
+        "NoSuchUpload",
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -25,7 +25,10 @@ async fn create_answers_201_with_sizes_and_initial_urls() {
             .starts_with("application/json")
     );
     let body: Value = response.json().await.unwrap();
-    assert!(is_id(&body["upload_id"]) && is_id(&body["asset_id"]), "{body}");
+    assert!(
+        is_id(&body["upload_id"]) && is_id(&body["asset_id"]),
+        "{body}"
+    );
     assert_ne!(body["upload_id"], body["asset_id"]);
     assert_eq!(body["chunk_size"], 64 * 1024);
     assert_eq!(body["total_chunks"], 3);
@@ -62,7 +65,10 @@ async fn the_chunk_size_grows_to_keep_ten_thousand_chunks() {
     let body = env.create(total).await;
     let chunk = body["chunk_size"].as_u64().unwrap();
     assert_eq!(chunk, total.div_ceil(10_000));
-    assert_eq!(body["total_chunks"].as_u64().unwrap(), total.div_ceil(chunk));
+    assert_eq!(
+        body["total_chunks"].as_u64().unwrap(),
+        total.div_ceil(chunk)
+    );
     assert!(body["total_chunks"].as_u64().unwrap() <= 10_000);
 }
 
@@ -86,7 +92,10 @@ async fn create_validates_every_field() {
         (without("total_size"), "parameter_not_provided"),
         (with("filename", Value::Null), "parameter_not_provided"),
         (with("filename", json!("")), "parameter_invalid"),
-        (with("filename", json!("x".repeat(256))), "parameter_invalid"),
+        (
+            with("filename", json!("x".repeat(256))),
+            "parameter_invalid",
+        ),
         (with("filename", json!(5)), "parameter_invalid"),
         (with("type", json!("movie")), "parameter_invalid"),
         (with("type", json!(["video"])), "parameter_invalid"),
@@ -99,7 +108,10 @@ async fn create_validates_every_field() {
         (with("enable_hls", json!("yes")), "parameter_invalid"),
         (with("enable_thumbnail", json!(1)), "parameter_invalid"),
         (with("user_metadata", json!([1])), "parameter_invalid"),
-        (with("user_metadata", json!({"a": {"b": 1}})), "parameter_invalid"),
+        (
+            with("user_metadata", json!({"a": {"b": 1}})),
+            "parameter_invalid",
+        ),
         (json!([]), "parameter_invalid"),
         (json!("text"), "parameter_invalid"),
     ];
@@ -158,7 +170,10 @@ async fn every_api_call_needs_the_key() {
         (Method::POST, "/assets/multipart-uploads".to_owned()),
         (Method::GET, format!("/assets/multipart-uploads/{id}")),
         (Method::POST, format!("/assets/multipart-uploads/{id}")),
-        (Method::POST, format!("/assets/multipart-uploads/{id}/presigned-urls")),
+        (
+            Method::POST,
+            format!("/assets/multipart-uploads/{id}/presigned-urls"),
+        ),
         (Method::GET, "/assets".to_owned()),
         (Method::POST, "/assets".to_owned()),
         (Method::GET, format!("/assets/{asset}")),
@@ -169,8 +184,12 @@ async fn every_api_call_needs_the_key() {
     for (method, path) in calls {
         let url = format!("{}{path}", env.sandbox.base_url());
         let missing = env.http.request(method.clone(), &url).json(&json!({}));
-        assert_error(missing.send().await.unwrap(), StatusCode::UNAUTHORIZED, "api_key_invalid")
-            .await;
+        assert_error(
+            missing.send().await.unwrap(),
+            StatusCode::UNAUTHORIZED,
+            "api_key_invalid",
+        )
+        .await;
         let wrong = env
             .http
             .request(method, &url)
@@ -189,7 +208,10 @@ async fn unknown_ids_and_routes_are_404_json() {
     for (method, path) in [
         (Method::GET, format!("/assets/multipart-uploads/{ghost}")),
         (Method::POST, format!("/assets/multipart-uploads/{ghost}")),
-        (Method::POST, format!("/assets/multipart-uploads/{ghost}/presigned-urls")),
+        (
+            Method::POST,
+            format!("/assets/multipart-uploads/{ghost}/presigned-urls"),
+        ),
         (Method::GET, format!("/assets/{ghost}")),
         (Method::DELETE, format!("/assets/{ghost}")),
         (Method::GET, "/assets/not-an-id".to_owned()),
@@ -203,10 +225,20 @@ async fn unknown_ids_and_routes_are_404_json() {
             .unwrap();
         assert_error(response, StatusCode::NOT_FOUND, "resource_not_exist").await;
     }
-    let response = env.http.get(format!("{}/", env.sandbox.url())).send().await.unwrap();
+    let response = env
+        .http
+        .get(format!("{}/", env.sandbox.url()))
+        .send()
+        .await
+        .unwrap();
     assert_error(response, StatusCode::NOT_FOUND, "resource_not_exist").await;
     let response = env.api(Method::PATCH, "/assets").send().await.unwrap();
-    let body = assert_error(response, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+    let body = assert_error(
+        response,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    )
+    .await;
     assert!(body["message"].as_str().unwrap().contains("/v1.3/assets"));
 }
 
@@ -220,6 +252,7 @@ async fn incomplete_uploads_are_listed_newest_first_and_paginated() {
     // A completed session is not listed.
     let done = env.upload("done.mp4", &[7u8; 10]).await;
 
+    let env = &env;
     let page = |n: u32| async move {
         let path = format!("/assets/multipart-uploads?page={n}&page_limit=2");
         let response = env.get(&path).await;
@@ -247,7 +280,12 @@ async fn incomplete_uploads_are_listed_newest_first_and_paginated() {
     let past = page(3).await;
     assert_eq!(past["data"], json!([]));
     assert_eq!(past["page_info"]["total_results"], 3);
-    let all: Value = env.get("/assets/multipart-uploads").await.json().await.unwrap();
+    let all: Value = env
+        .get("/assets/multipart-uploads")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(all["page_info"]["limit_per_page"], 10);
     assert!(
         all["data"]
@@ -256,7 +294,13 @@ async fn incomplete_uploads_are_listed_newest_first_and_paginated() {
             .iter()
             .all(|s| s["upload_id"] != done["upload_id"])
     );
-    for bad in ["page_limit=51", "page_limit=0", "page=0", "page=-2", "page=abc"] {
+    for bad in [
+        "page_limit=51",
+        "page_limit=0",
+        "page=0",
+        "page=-2",
+        "page=abc",
+    ] {
         let response = env.get(&format!("/assets/multipart-uploads?{bad}")).await;
         assert_error(response, StatusCode::BAD_REQUEST, "parameter_invalid").await;
     }
@@ -265,7 +309,12 @@ async fn incomplete_uploads_are_listed_newest_first_and_paginated() {
 #[tokio::test]
 async fn an_empty_listing_still_has_data_and_page_info() {
     let env = Env::small();
-    let body: Value = env.get("/assets/multipart-uploads").await.json().await.unwrap();
+    let body: Value = env
+        .get("/assets/multipart-uploads")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(body["data"], json!([]));
     assert_eq!(body["page_info"]["total_results"], 0);
 }
@@ -289,7 +338,9 @@ async fn presigned_urls_are_validated_and_clamped() {
         let response = env.post_json(&path, &body).await;
         assert_error(response, StatusCode::BAD_REQUEST, code).await;
     }
-    let response = env.post_json(&path, &json!({"start": 4, "count": 50})).await;
+    let response = env
+        .post_json(&path, &json!({"start": 4, "count": 50}))
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["upload_id"], id);
@@ -297,18 +348,24 @@ async fn presigned_urls_are_validated_and_clamped() {
     assert_eq!(body["count"], 50);
     assert!(is_timestamp(&body["generated_at"]) && is_timestamp(&body["expires_at"]));
     let urls = body["upload_urls"].as_array().unwrap();
-    let indices: Vec<_> = urls.iter().map(|u| u["chunk_index"].as_u64().unwrap()).collect();
+    let indices: Vec<_> = urls
+        .iter()
+        .map(|u| u["chunk_index"].as_u64().unwrap())
+        .collect();
     assert_eq!(indices, [4, 5]);
     // Each URL works, including the short last chunk.
     env.put_ok(urls[0]["url"].as_str().unwrap(), vec![0; 64 * 1024])
         .await;
-    env.put_ok(urls[1]["url"].as_str().unwrap(), vec![0; 1]).await;
+    env.put_ok(urls[1]["url"].as_str().unwrap(), vec![0; 1])
+        .await;
     // A completed session gives no more URLs.
     let done = env.upload("x.mp4", &[1, 2, 3]).await;
     let done_path = format!(
         "/assets/multipart-uploads/{}/presigned-urls",
         done["upload_id"].as_str().unwrap()
     );
-    let response = env.post_json(&done_path, &json!({"start": 1, "count": 1})).await;
+    let response = env
+        .post_json(&done_path, &json!({"start": 1, "count": 1}))
+        .await;
     assert_error(response, StatusCode::BAD_REQUEST, "parameter_invalid").await;
 }

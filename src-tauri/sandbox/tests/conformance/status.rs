@@ -22,7 +22,11 @@ async fn status_lists_every_chunk_page_by_page_with_correct_counts() {
     assert_eq!(first["total_size"], total);
     assert_eq!(first["uploaded_size"], 0);
     assert_eq!(
-        (first["chunks_completed"].clone(), first["chunks_failed"].clone(), first["chunks_pending"].clone()),
+        (
+            first["chunks_completed"].clone(),
+            first["chunks_failed"].clone(),
+            first["chunks_pending"].clone()
+        ),
         (json!(0), json!(0), json!(23))
     );
     assert_eq!(
@@ -42,13 +46,22 @@ async fn status_lists_every_chunk_page_by_page_with_correct_counts() {
 
     // Upload and report chunks 1 and 23.
     let urls = created["upload_urls"].as_array().unwrap();
-    let e1 = env.put_ok(urls[0]["url"].as_str().unwrap(), vec![1; 1024]).await;
+    let e1 = env
+        .put_ok(urls[0]["url"].as_str().unwrap(), vec![1; 1024])
+        .await;
     let url23 = env.url(id, 23).await;
     let e23 = env.put_ok(&url23, vec![2; 500]).await;
-    let report = env.report(id, json!([entry(1, &e1, 1024), entry(23, &e23, 500)])).await;
+    let report = env
+        .report(id, json!([entry(1, &e1, 1024), entry(23, &e23, 500)]))
+        .await;
     assert_eq!(report.status(), StatusCode::OK);
 
-    let last: Value = env.get(&path("?page=3&page_limit=10")).await.json().await.unwrap();
+    let last: Value = env
+        .get(&path("?page=3&page_limit=10"))
+        .await
+        .json()
+        .await
+        .unwrap();
     let chunks = last["uploaded_chunks"].as_array().unwrap();
     assert_eq!(chunks.len(), 3);
     assert_eq!(chunks[2]["index"], 23);
@@ -66,7 +79,12 @@ async fn status_lists_every_chunk_page_by_page_with_correct_counts() {
     assert_eq!(all["page_info"]["total_page"], 1);
 
     for bad in ["?page_limit=51", "?page_limit=0", "?page=0", "?page=x"] {
-        assert_error(env.get(&path(bad)).await, StatusCode::BAD_REQUEST, "parameter_invalid").await;
+        assert_error(
+            env.get(&path(bad)).await,
+            StatusCode::BAD_REQUEST,
+            "parameter_invalid",
+        )
+        .await;
     }
 }
 
@@ -102,7 +120,10 @@ async fn a_failed_put_marks_its_chunk_failed_until_a_put_succeeds() {
     let id = created["upload_id"].as_str().unwrap();
     let url = created["upload_urls"][0]["url"].as_str().unwrap();
     env.sandbox.faults().fail_puts(1, 500);
-    assert_eq!(env.put(url, vec![0; 1000]).await.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        env.put(url, vec![0; 1000]).await.status(),
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
     let path = format!("/assets/multipart-uploads/{id}");
     let status: Value = env.get(&path).await.json().await.unwrap();
     assert_eq!(status["chunks_failed"], 1);

@@ -39,7 +39,11 @@ impl Env {
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> Response {
-        self.api(Method::POST, path).json(body).send().await.unwrap()
+        self.api(Method::POST, path)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn get(&self, path: &str) -> Response {
@@ -135,7 +139,12 @@ impl Env {
     pub async fn settled_asset(&self, asset_id: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let asset: Value = self.get(&format!("/assets/{asset_id}")).await.json().await.unwrap();
+            let asset: Value = self
+                .get(&format!("/assets/{asset_id}"))
+                .await
+                .json()
+                .await
+                .unwrap();
             if asset["status"] != "processing" || Instant::now() > deadline {
                 return asset;
             }
@@ -176,11 +185,20 @@ pub fn md5_hex(data: &[u8]) -> String {
 /// Asserts a JSON error body with the given status and code.
 pub async fn assert_error(response: Response, status: StatusCode, code: &str) -> Value {
     assert_eq!(response.status(), status, "wrong status");
-    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
-    assert!(content_type.starts_with("application/json"), "{content_type}");
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], code, "{body}");
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
     body
 }
 

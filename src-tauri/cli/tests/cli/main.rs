@@ -1,0 +1,11 @@
+//! End-to-end tests of the `tlup` binary: each test starts a sandbox in-process on
+//! `127.0.0.1:0` and runs the real binary against it over real HTTP.
+
+mod default_sandbox;
+mod queue;
+mod refresh;
+mod sandbox_command;
+mod sessions;
+mod support;
+mod upload;
+mod usage;

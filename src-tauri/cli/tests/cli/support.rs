@@ -1,0 +1,235 @@
+//! What the tests share: sandboxes on port 0, test files, and running the real `tlup`
+//! binary with a watchdog so a hang fails the test instead of stalling the run.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tl_sandbox::{Sandbox, SandboxBuilder, SandboxHandle};
+
+/// The longest any single tlup run may take before the watchdog kills it.
+const RUN_LIMIT: Duration = Duration::from_secs(60);
+
+pub const KIB: u64 = 1024;
+pub const MIB: u64 = 1024 * 1024;
+
+/// A sandbox builder with a small chunk size, so small files have several chunks.
+pub fn sandbox() -> SandboxBuilder {
+    Sandbox::builder()
+        .api_key("test-key")
+        .chunk_size(MIB)
+        .processing_delay(Duration::ZERO)
+}
+
+/// `tlup` with no TwelveLabs variables inherited from the developer's shell.
+pub fn tlup() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tlup"));
+    cmd.env_remove("TWELVELABS_API_KEY")
+        .env_remove("TWELVELABS_BASE_URL");
+    cmd
+}
+
+/// `tlup` pointed at `server`: `--base-url URL --api-key KEY` before the command.
+pub fn tlup_at(server: &SandboxHandle) -> Command {
+    let mut cmd = tlup();
+    cmd.args([
+        "--base-url",
+        &server.base_url(),
+        "--api-key",
+        server.api_key(),
+    ]);
+    cmd
+}
+
+/// The outcome of one run.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Every stdout line parsed as JSON; fails the test on any line that is not.
+    pub fn json_lines(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    }
+
+    /// The JSON lines whose `event` is `name`.
+    pub fn events(&self, name: &str) -> Vec<Value> {
+        self.json_lines()
+            .into_iter()
+            .filter(|v| v["event"] == name)
+            .collect()
+    }
+
+    /// The whole stdout as one JSON value (commands other than upload print one).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON value ({e}): {}", self.stdout))
+    }
+}
+
+/// Kills process `pid` if it is still running after `limit`, unless dropped first.
+pub struct Watchdog {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Watchdog {
+    pub fn new(pid: u32, limit: Duration) -> Self {
+        let (tx, rx) = mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            if rx.recv_timeout(limit) == Err(mpsc::RecvTimeoutError::Timeout) {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+            }
+        });
+        Self {
+            stop: Some(tx),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Reads a pipe to the end on its own thread, so a full pipe never blocks the child.
+pub fn drain(pipe: impl Read + Send + 'static) -> JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = BufReader::new(pipe).read_to_string(&mut text);
+        text
+    })
+}
+
+/// Runs `cmd` to the end, with the watchdog.
+pub fn exec(cmd: &mut Command) -> Run {
+    let mut child = spawn(cmd);
+    let _dog = Watchdog::new(child.id(), RUN_LIMIT);
+    let out = drain(child.stdout.take().unwrap());
+    let err = drain(child.stderr.take().unwrap());
+    let status = child.wait().unwrap();
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+/// Starts `cmd` with piped stdout and stderr.
+pub fn spawn(cmd: &mut Command) -> Child {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Calls `on_line` with each stdout line of `child` until it returns true; returns the
+/// lines read so far.
+pub fn read_until(
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+    mut on_line: impl FnMut(&str) -> bool,
+) -> Vec<String> {
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let done = on_line(&line);
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    seen
+}
+
+/// The stdout lines of `child`, which keeps running on its own.
+pub fn stdout_lines(child: &mut Child) -> std::io::Lines<BufReader<std::process::ChildStdout>> {
+    BufReader::new(child.stdout.take().unwrap()).lines()
+}
+
+/// Sends SIGINT, as Ctrl-C does.
+pub fn interrupt(pid: u32) {
+    let status = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -INT {pid}");
+}
+
+/// Writes `len` pseudo-random bytes (different for each `seed`) and returns their SHA-256.
+pub fn random_file(path: &Path, len: u64, seed: u64) -> String {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut bytes = Vec::with_capacity(len as usize);
+    while (bytes.len() as u64) < len {
+        // xorshift64*: fast, and no two chunks of a file are alike.
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        bytes.extend_from_slice(&state.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+    }
+    bytes.truncate(len as usize);
+    std::fs::write(path, &bytes).unwrap();
+    hex::encode(Sha256::digest(&bytes))
+}
+
+/// A fresh temporary directory.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+/// `path` in `dir`.
+pub fn file(dir: &tempfile::TempDir, name: &str) -> PathBuf {
+    dir.path().join(name)
+}
+
+/// The asset as the sandbox serves it, read with the engine's client once the sandbox has
+/// hashed the assembled bytes (it does so right after the last report).
+pub fn asset(server: &SandboxHandle, asset_id: &str) -> Value {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = tl_upload::MultipartUploadClient::builder()
+        .api_key(server.api_key())
+        .base_url(server.base_url())
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    runtime.block_on(async {
+        loop {
+            let asset = client.retrieve_asset(asset_id).await.unwrap();
+            let value = serde_json::to_value(&asset).unwrap();
+            if value.get("sha256").is_some_and(Value::is_string) || Instant::now() > deadline {
+                return value;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+}
+
+/// The SHA-256 the sandbox computed over the asset's assembled bytes.
+pub fn asset_sha256(server: &SandboxHandle, asset_id: &str) -> String {
+    let asset = asset(server, asset_id);
+    asset["sha256"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no sha256 on {asset}"))
+        .to_owned()
+}

@@ -1,0 +1,88 @@
+//! The journal's schema and its migrations.
+//!
+//! The version lives in SQLite's `user_version`. Every journal, new or old, is brought to
+//! [`SCHEMA_VERSION`] by running the migrations after its version in order, each in one
+//! transaction, so a crash mid-migration leaves the previous version intact.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::JournalError;
+
+/// The schema this build writes.
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// Version 1: sessions with their file's size and time, and acknowledged chunks.
+const V1: &str = "
+CREATE TABLE sessions (
+    upload_id     TEXT PRIMARY KEY NOT NULL,
+    asset_id      TEXT,
+    base_url      TEXT NOT NULL,
+    file_path     TEXT NOT NULL,
+    file_size     INTEGER NOT NULL,
+    file_mtime_ns INTEGER,
+    chunk_size    INTEGER NOT NULL,
+    total_chunks  INTEGER NOT NULL,
+    created_at    INTEGER NOT NULL,
+    state         TEXT NOT NULL
+);
+CREATE TABLE chunks (
+    upload_id   TEXT NOT NULL REFERENCES sessions (upload_id) ON DELETE CASCADE,
+    chunk_index INTEGER NOT NULL,
+    etag        TEXT NOT NULL,
+    size        INTEGER NOT NULL,
+    reported    INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (upload_id, chunk_index)
+);
+";
+
+/// Version 2: a content fingerprint, the session's expiry, the name and type sent to the
+/// server, and when the row last changed. Expiry of older rows is taken as the documented
+/// 24 hours after creation.
+const V2: &str = "
+ALTER TABLE sessions ADD COLUMN fingerprint TEXT;
+ALTER TABLE sessions ADD COLUMN expires_at INTEGER;
+ALTER TABLE sessions ADD COLUMN filename TEXT;
+ALTER TABLE sessions ADD COLUMN file_type TEXT;
+ALTER TABLE sessions ADD COLUMN updated_at INTEGER;
+UPDATE sessions SET expires_at = created_at + 86400, updated_at = created_at;
+CREATE INDEX sessions_by_state ON sessions (state);
+";
+
+const MIGRATIONS: [&str; 2] = [V1, V2];
+
+/// Brings the journal to [`SCHEMA_VERSION`].
+pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), JournalError> {
+    let db = |source| JournalError::Database {
+        path: path.to_path_buf(),
+        source,
+    };
+    let found: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(db)?;
+    if found > SCHEMA_VERSION {
+        return Err(JournalError::TooNew {
+            path: path.to_path_buf(),
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(found).unwrap_or(0))
+    {
+        let version = i as i64 + 1;
+        let tx = conn.transaction().map_err(db)?;
+        tx.execute_batch(sql).map_err(db)?;
+        tx.pragma_update(None, "user_version", version)
+            .map_err(db)?;
+        tx.commit().map_err(db)?;
+    }
+    Ok(())
+}
+
+/// The version-1 schema, for tests that build an old journal.
+#[cfg(test)]
+pub(super) const V1_FOR_TESTS: &str = V1;

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Peak memory (RSS) of `tlup upload` of a 1 GiB file against a local sandbox that discards
+# the bytes. The engine streams chunks from the file, so memory must stay flat whatever the
+# file size: the limit is 64 MiB (override with LIMIT_MIB).
+#
+#   bash src-tauri/scripts/bench-memory.sh
+#
+# Fails if the upload fails or the peak reaches the limit. Safe to run again: the 1 GiB file
+# under target/bench/ is reused when it has the right size.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+
+limit_mib=${LIMIT_MIB:-64}
+size=$((1024 * 1024 * 1024))
+workers=${WORKERS:-5}
+bench="$root/target/bench"
+data="$bench/random-1GiB.bin"
+mkdir -p "$bench"
+
+echo "==> building (cargo build --release -p tlup -p tl-sandbox)"
+cargo build --release -p tlup -p tl-sandbox
+
+if [ ! -x /usr/bin/time ]; then
+  echo "==> installing GNU time"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y time >/dev/null
+fi
+
+if [ ! -f "$data" ] || [ "$(stat -c %s "$data")" != "$size" ]; then
+  echo "==> writing 1 GiB of random bytes to $data"
+  head -c "$size" /dev/urandom >"$data.part"
+  mv "$data.part" "$data"
+fi
+
+sandbox_pid=""
+cleanup() {
+  if [ -n "$sandbox_pid" ]; then
+    kill "$sandbox_pid" 2>/dev/null || true
+    wait "$sandbox_pid" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT INT TERM
+
+echo "==> starting tl-sandbox (discard storage)"
+target/release/tl-sandbox --listen 127.0.0.1:0 --api-key k --storage discard \
+  >"$bench/memory-sandbox.out" 2>"$bench/memory-sandbox.err" &
+sandbox_pid=$!
+origin=""
+for _ in $(seq 200); do
+  origin=$(sed -n 's/^tl-sandbox listening on //p' "$bench/memory-sandbox.out")
+  [ -n "$origin" ] && break
+  kill -0 "$sandbox_pid" 2>/dev/null || break
+  sleep 0.05
+done
+if [ -z "$origin" ]; then
+  echo "error: tl-sandbox did not start:" >&2
+  cat "$bench/memory-sandbox.err" >&2
+  exit 1
+fi
+echo "    listening on $origin"
+
+cmd=(target/release/tlup --json --base-url "$origin/v1.3" --api-key k upload --workers "$workers" "$data")
+echo "==> /usr/bin/time -v ${cmd[*]}"
+status=0
+/usr/bin/time -v -o "$bench/memory-time.txt" "${cmd[@]}" >"$bench/memory-upload.jsonl" \
+  2>"$bench/memory-upload.err" || status=$?
+
+result=$(grep '"event":"result"' "$bench/memory-upload.jsonl" || true)
+if [ "$status" -ne 0 ] || [ -z "$result" ]; then
+  echo "error: the upload failed (exit $status):" >&2
+  tail -n 5 "$bench/memory-upload.err" >&2
+  exit 1
+fi
+
+rss_kib=$(awk -F: '/Maximum resident set size/ { gsub(/ /, "", $2); print $2 }' "$bench/memory-time.txt")
+wall=$(awk -F': ' '/Elapsed \(wall clock\) time/ { print $2 }' "$bench/memory-time.txt")
+rss_mib=$(awk -v k="$rss_kib" 'BEGIN { printf "%.1f", k / 1024 }')
+chunks=$(echo "$result" | sed -n 's/.*"total_chunks":\([0-9]*\).*/\1/p')
+
+echo
+echo "peak RSS of tlup upload (1 GiB, $workers workers, $chunks chunks): $rss_mib MiB (limit $limit_mib MiB), wall time $wall"
+echo
+echo "reproduce:"
+echo "  target/release/tl-sandbox --listen 127.0.0.1:0 --api-key k --storage discard"
+echo "  /usr/bin/time -v target/release/tlup --json --base-url http://127.0.0.1:PORT/v1.3 --api-key k upload $data"
+echo "  (read 'Maximum resident set size')"
+
+if awk -v m="$rss_mib" -v l="$limit_mib" 'BEGIN { exit !(m >= l) }'; then
+  echo "error: peak RSS $rss_mib MiB is at or above the $limit_mib MiB limit" >&2
+  exit 1
+fi
