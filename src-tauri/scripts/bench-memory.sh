@@ -18,46 +18,15 @@ bench="$root/target/bench"
 data="$bench/random-1GiB.bin"
 mkdir -p "$bench"
 
-echo "==> building (cargo build --release -p tlup -p tl-sandbox)"
-cargo build --release -p tlup -p tl-sandbox
-
+. src-tauri/scripts/bench-common.sh
+bench_build
 if [ ! -x /usr/bin/time ]; then
   echo "==> installing GNU time"
   DEBIAN_FRONTEND=noninteractive apt-get install -y time >/dev/null
 fi
 
-if [ ! -f "$data" ] || [ "$(stat -c %s "$data")" != "$size" ]; then
-  echo "==> writing 1 GiB of random bytes to $data"
-  head -c "$size" /dev/urandom >"$data.part"
-  mv "$data.part" "$data"
-fi
-
-sandbox_pid=""
-cleanup() {
-  if [ -n "$sandbox_pid" ]; then
-    kill "$sandbox_pid" 2>/dev/null || true
-    wait "$sandbox_pid" 2>/dev/null || true
-  fi
-}
-trap cleanup EXIT INT TERM
-
-echo "==> starting tl-sandbox (discard storage)"
-target/release/tl-sandbox --listen 127.0.0.1:0 --api-key k --storage discard \
-  >"$bench/memory-sandbox.out" 2>"$bench/memory-sandbox.err" &
-sandbox_pid=$!
-origin=""
-for _ in $(seq 200); do
-  origin=$(sed -n 's/^tl-sandbox listening on //p' "$bench/memory-sandbox.out")
-  [ -n "$origin" ] && break
-  kill -0 "$sandbox_pid" 2>/dev/null || break
-  sleep 0.05
-done
-if [ -z "$origin" ]; then
-  echo "error: tl-sandbox did not start:" >&2
-  cat "$bench/memory-sandbox.err" >&2
-  exit 1
-fi
-echo "    listening on $origin"
+bench_data
+start_sandbox memory
 
 cmd=(target/release/tlup --json --base-url "$origin/v1.3" --api-key k upload --workers "$workers" "$data")
 echo "==> /usr/bin/time -v ${cmd[*]}"

@@ -17,42 +17,10 @@ bench="$root/target/bench"
 data="$bench/random-1GiB.bin"
 mkdir -p "$bench"
 
-echo "==> building (cargo build --release -p tlup -p tl-sandbox)"
-cargo build --release -p tlup -p tl-sandbox
-
-if [ ! -f "$data" ] || [ "$(stat -c %s "$data")" != "$size" ]; then
-  echo "==> writing 1 GiB of random bytes to $data"
-  head -c "$size" /dev/urandom >"$data.part"
-  mv "$data.part" "$data"
-fi
-
-sandbox_pid=""
-cleanup() {
-  if [ -n "$sandbox_pid" ]; then
-    kill "$sandbox_pid" 2>/dev/null || true
-    wait "$sandbox_pid" 2>/dev/null || true
-  fi
-}
-trap cleanup EXIT INT TERM
-
-echo "==> starting tl-sandbox (discard storage)"
-target/release/tl-sandbox --listen 127.0.0.1:0 --api-key k --storage discard \
-  >"$bench/throughput-sandbox.out" 2>"$bench/throughput-sandbox.err" &
-sandbox_pid=$!
-origin=""
-for _ in $(seq 200); do
-  origin=$(sed -n 's/^tl-sandbox listening on //p' "$bench/throughput-sandbox.out")
-  [ -n "$origin" ] && break
-  kill -0 "$sandbox_pid" 2>/dev/null || break
-  sleep 0.05
-done
-if [ -z "$origin" ]; then
-  echo "error: tl-sandbox did not start:" >&2
-  cat "$bench/throughput-sandbox.err" >&2
-  exit 1
-fi
-base="$origin/v1.3"
-echo "    listening on $origin"
+. src-tauri/scripts/bench-common.sh
+bench_build
+bench_data
+start_sandbox throughput
 
 now() { date +%s.%N; }
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.1f", b / s / 1e6 }'; }

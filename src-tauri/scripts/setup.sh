@@ -10,6 +10,10 @@ packages=(
   build-essential pkg-config file curl
   # Tests: the official Python SDK runs in a virtualenv; benchmarks read peak RSS.
   python3 python3-venv time
+  # The app under test: a virtual display, WebDriver for WebKitGTK, a real drag source,
+  # screenshots, and a Secret Service keychain on a private D-Bus session.
+  xvfb xauth x11-utils webkit2gtk-driver dbus dbus-x11 xdotool imagemagick
+  python3-gi gir1.2-gtk-3.0 gnome-keyring libsecret-tools
 )
 
 missing=()
@@ -25,6 +29,15 @@ if ((${#missing[@]})); then
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The UI is TypeScript built with npm; use the machine's Node.js when it has one.
+if ! command -v npm >/dev/null; then
+  echo "setup: installing nodejs and npm" >&2
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm
 fi
 
 for tool in cargo rustc; do

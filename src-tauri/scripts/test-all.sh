@@ -9,10 +9,16 @@ step() { printf '\n==> %s\n' "$*"; }
 step "setting up the machine"
 bash src-tauri/scripts/setup.sh
 
+step "UI: install, type-check, build, unit tests"
+npm ci --prefix ui --no-audit --no-fund
+npm --prefix ui run check
+npm --prefix ui run build
+npm --prefix ui test
+
 step "formatting (cargo fmt --check)"
 cargo fmt --all --check
 
-step "dependency direction: the engine and the sandbox never depend on tauri"
+step "dependency direction: only the shell depends on tauri; the engine never on the sandbox"
 for crate in tl-upload tl-sandbox tlup; do
   if cargo tree -p "$crate" -e normal --prefix none | grep -E '^tauri' >/dev/null; then
     echo "error: $crate depends on tauri" >&2
@@ -27,8 +33,22 @@ fi
 step "lints (cargo clippy -D warnings)"
 cargo clippy --workspace --all-targets -- -D warnings
 
-step "tests (cargo test --workspace)"
-cargo test --workspace
+step "tests (cargo test), the official Python SDK against the sandbox included"
+cargo test --workspace --exclude tl-uploader-e2e
+
+step "the IPC types in ui/src/bindings match the Rust types"
+if ! git diff --exit-code --stat -- ui/src/bindings ||
+  [ -n "$(git status --porcelain -- ui/src/bindings)" ]; then
+  echo "error: ui/src/bindings differs from what the Rust types generate; commit the regenerated files" >&2
+  exit 1
+fi
+
+step "the API key in the real OS keychain (Secret Service on a private D-Bus session)"
+sh src-tauri/shell/tests/keyring-session.sh cargo test -p tl-uploader --test keychain
+
+step "end to end: the real app window under Xvfb through tauri-driver"
+cargo build -p tl-uploader -p tlup
+xvfb-run -a cargo test -p tl-uploader-e2e -- --nocapture
 
 step "benchmark: peak memory of tlup upload"
 bash src-tauri/scripts/bench-memory.sh

@@ -1,7 +1,8 @@
 //! The command line, as clap sees it.
 //!
-//! Connection flags (`--api-key`, `--base-url`, `--sandbox`, `--json`) are accepted both
-//! before the command (`tlup --json upload f.mp4`) and after it (`tlup upload --json f.mp4`).
+//! Connection flags (`--api-key`, `--base-url`, `--sandbox`, `--journal`, `--json`) are
+//! accepted both before the command (`tlup --json upload f.mp4`) and after it
+//! (`tlup upload --json f.mp4`).
 //! They are not clap `global` flags because `tlup sandbox` embeds the sandbox's own flags,
 //! which include a different `--api-key` (the key the sandbox *requires*).
 
@@ -47,6 +48,11 @@ pub struct ConnectionArgs {
     /// sessions end when tlup exits).
     #[arg(long)]
     pub sandbox: bool,
+    /// The upload journal, where sessions and stored chunks are recorded so that `tlup
+    /// resume` can finish them after a crash [default: tl-uploader/journal.sqlite3 in the
+    /// user's data directory].
+    #[arg(long, value_name = "PATH", env = "TLUP_JOURNAL")]
+    pub journal: Option<PathBuf>,
     /// Print one JSON object per line on stdout instead of text and progress bars.
     #[arg(long)]
     pub json: bool,
@@ -66,6 +72,9 @@ pub struct LocalConnectionArgs {
     /// Run against a local sandbox started inside tlup.
     #[arg(long)]
     pub sandbox: bool,
+    /// The upload journal [env: TLUP_JOURNAL].
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
     /// Print one JSON object per line on stdout.
     #[arg(long)]
     pub json: bool,
@@ -80,9 +89,19 @@ impl ConnectionArgs {
         if local.base_url.is_some() {
             self.base_url.clone_from(&local.base_url);
         }
+        if local.journal.is_some() {
+            self.journal.clone_from(&local.journal);
+        }
         self.sandbox |= local.sandbox;
         self.json |= local.json;
         self
+    }
+
+    /// Whether these flags select the sandbox started inside tlup: asked for with
+    /// `--sandbox`, or implied by the absence of both a key and a base URL.
+    pub fn uses_embedded_sandbox(&self) -> bool {
+        let given = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+        self.sandbox || (!given(&self.api_key) && !given(&self.base_url))
     }
 }
 
@@ -91,8 +110,10 @@ impl ConnectionArgs {
 pub enum Command {
     /// Upload one or more files, one after another.
     Upload(UploadArgs),
-    /// Resume an interrupted upload session with its file: only missing chunks are sent.
+    /// List the uploads that can be resumed, or resume one: only missing chunks are sent.
     Resume(ResumeArgs),
+    /// Drop an unfinished upload from the journal, so `tlup resume` no longer offers it.
+    Forget(ForgetArgs),
     /// Show an upload session's status.
     Status(StatusArgs),
     /// List the account's incomplete upload sessions.
@@ -171,13 +192,23 @@ pub struct TransferArgs {
 /// `tlup resume`.
 #[derive(Debug, Args)]
 pub struct ResumeArgs {
-    /// The session to resume (see `tlup list`).
-    pub upload_id: String,
-    /// The file the session was started with.
+    /// The session to resume; without it, the sessions that can be resumed are listed.
+    pub upload_id: Option<String>,
+    /// The session's file: needed when the file moved, or when the journal does not know
+    /// the session (it was started elsewhere).
     #[arg(value_name = "FILE")]
-    pub file: PathBuf,
+    pub file: Option<PathBuf>,
     #[command(flatten)]
     pub transfer: TransferArgs,
+    #[command(flatten)]
+    pub connection: LocalConnectionArgs,
+}
+
+/// `tlup forget`.
+#[derive(Debug, Args)]
+pub struct ForgetArgs {
+    /// The session to drop from the journal.
+    pub upload_id: String,
     #[command(flatten)]
     pub connection: LocalConnectionArgs,
 }
@@ -350,6 +381,23 @@ mod tests {
         let merged = cli.connection.merged(&up.connection);
         assert_eq!(merged.api_key.as_deref(), Some("b"));
         assert!(merged.json);
+        let cli = Cli::try_parse_from(["tlup", "--journal", "a", "forget", "--journal", "b", "u"])
+            .unwrap();
+        let Command::Forget(forget) = cli.command else {
+            panic!("not forget")
+        };
+        let merged = cli.connection.merged(&forget.connection);
+        assert_eq!(merged.journal, Some(PathBuf::from("b")));
+    }
+
+    #[test]
+    fn the_embedded_sandbox_is_used_without_a_key_and_a_url() {
+        let mut args = ConnectionArgs::default();
+        assert!(args.uses_embedded_sandbox());
+        args.api_key = Some("k".into());
+        assert!(!args.uses_embedded_sandbox());
+        args.sandbox = true;
+        assert!(args.uses_embedded_sandbox());
     }
 
     #[test]

@@ -6,17 +6,21 @@
 //!    without an account works and visibly sends nothing anywhere.
 //! 3. A base URL without a key: a usage error (a key is needed for any real server).
 //! 4. Otherwise the given (or default) base URL with the key.
+//!
+//! Sessions on a real server are recorded in the upload journal (see [`crate::journal`]);
+//! those of the embedded sandbox are not, since that server dies with tlup.
 
 use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use tl_sandbox::{Sandbox, SandboxHandle, Storage};
-use tl_upload::{DEFAULT_BASE_URL, MultipartUploadClient};
+use tl_upload::{DEFAULT_BASE_URL, Journal, MultipartUploadClient};
 
 use crate::args::ConnectionArgs;
 use crate::failure::Failure;
 use crate::format::shell_word;
+use crate::journal;
 use crate::output::Output;
 
 /// How long an asset of the embedded sandbox stays `processing`: long enough to show that
@@ -31,6 +35,9 @@ static TEMP_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 pub struct Connection {
     /// The API client.
     pub client: MultipartUploadClient,
+    /// The journal file sessions are recorded in; `None` for the embedded sandbox (and in
+    /// the rare system without a data directory).
+    journal_path: Option<PathBuf>,
     // Field order matters: the server stops (drops) before its directory is removed.
     sandbox: Option<EmbeddedSandbox>,
 }
@@ -69,7 +76,7 @@ impl Connection {
             .as_deref()
             .map(str::trim)
             .filter(|u| !u.is_empty());
-        if args.sandbox || (key.is_none() && base.is_none()) {
+        if args.uses_embedded_sandbox() {
             let (sandbox, base_url, api_key) = EmbeddedSandbox::start()?;
             if args.sandbox {
                 out.note(&format!(
@@ -87,6 +94,7 @@ impl Connection {
                 .map_err(|e| Failure::failed(e.to_string()))?;
             return Ok(Self {
                 client,
+                journal_path: None,
                 sandbox: Some(sandbox),
             });
         }
@@ -102,8 +110,24 @@ impl Connection {
         let client = builder.build().map_err(|e| Failure::usage(e.to_string()))?;
         Ok(Self {
             client,
+            journal_path: journal::path(args),
             sandbox: None,
         })
+    }
+
+    /// Opens the journal this connection records its sessions in; `None` with the embedded
+    /// sandbox, whose sessions cannot outlive tlup.
+    ///
+    /// # Errors
+    ///
+    /// A failure (exit code 1) when the file is not a journal this version can use.
+    pub fn journal(&self) -> Result<Option<Journal>, Failure> {
+        self.journal_path.as_deref().map(journal::open).transpose()
+    }
+
+    /// The journal file, when sessions are recorded.
+    pub fn journal_path(&self) -> Option<&std::path::Path> {
+        self.journal_path.as_deref()
     }
 
     /// Whether the server is the sandbox inside this process.
@@ -111,15 +135,25 @@ impl Connection {
         self.sandbox.is_some()
     }
 
-    /// The start of a tlup command line that reaches the same server again (never with the
-    /// key, which the user has in the environment or their own history).
+    /// The start of a tlup command line that reaches the same server and journal again
+    /// (never with the key, which the user has in the environment or their own history).
     pub fn command_prefix(&self) -> String {
+        let mut prefix = "tlup".to_owned();
         let base = self.client.base_url();
-        if base == DEFAULT_BASE_URL {
-            "tlup".to_owned()
-        } else {
-            format!("tlup --base-url {}", shell_word(base))
+        if base != DEFAULT_BASE_URL {
+            prefix.push_str(&format!(" --base-url {}", shell_word(base)));
         }
+        if let Some(path) = self
+            .journal_path
+            .as_deref()
+            .filter(|p| !journal::is_default(p))
+        {
+            prefix.push_str(&format!(
+                " --journal {}",
+                shell_word(&path.to_string_lossy())
+            ));
+        }
+        prefix
     }
 }
 
@@ -139,7 +173,7 @@ impl EmbeddedSandbox {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(dir.path().to_path_buf());
-        let api_key = random_key();
+        let api_key = tl_sandbox::random_api_key();
         let handle = Sandbox::builder()
             .api_key(api_key.clone())
             .storage(Storage::Disk(dir.path().join("chunks")))
@@ -166,34 +200,9 @@ pub fn remove_temp_dirs() {
     }
 }
 
-/// 128 random bits as hex, from the standard library's per-process random hash keys (the
-/// key only guards a loopback server for the life of one command).
-fn random_key() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut key = String::from("tlup-");
-    for i in 0..2u64 {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(i);
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos()),
-        );
-        key.push_str(&format!("{:016x}", h.finish()));
-    }
-    key
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keys_are_random() {
-        let (a, b) = (random_key(), random_key());
-        assert_ne!(a, b);
-        assert_eq!(a.len(), "tlup-".len() + 32);
-    }
 
     #[test]
     fn a_base_url_without_a_key_is_a_usage_error() {
@@ -229,6 +238,16 @@ mod tests {
                 .unwrap()
                 .command_prefix(),
             "tlup"
+        );
+        let args = ConnectionArgs {
+            journal: Some("/tmp/my journal.sqlite3".into()),
+            ..args
+        };
+        assert_eq!(
+            Connection::open(&args, &Output::new(true))
+                .unwrap()
+                .command_prefix(),
+            "tlup --journal '/tmp/my journal.sqlite3'"
         );
     }
 }

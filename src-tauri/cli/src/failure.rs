@@ -89,7 +89,7 @@ impl Failure {
         };
         Self {
             status,
-            message: with_causes(e),
+            message: e.to_string(),
             chunk_index: e.chunk_index(),
             request: e.request(),
             retryable: e.is_retryable(),
@@ -115,7 +115,7 @@ impl Failure {
         } else if e.is_not_found() {
             format!("{} on {}", missing(), client.host())
         } else {
-            with_causes(e)
+            e.to_string()
         };
         Self {
             status: Status::Failed,
@@ -145,23 +145,6 @@ impl Failure {
         }
         v
     }
-}
-
-/// The error's message followed by the causes it does not already include, so "error
-/// sending request" also says "Connection refused". The engine strips URLs from transport
-/// errors, and the lower layers (hyper, the OS) do not carry them.
-fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut message = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
 }
 
 #[cfg(test)]

@@ -4,6 +4,8 @@
 //!
 //! - `args`: the command line (clap).
 //! - `connect`: API key, base URL and sandbox flags resolved into a client.
+//! - `journal`: the upload journal that makes uploads resumable after a crash.
+//! - `advice`: the commands tlup suggests next (resume, upload again, forget).
 //! - `commands`: one module per command.
 //! - `files`: checks of file arguments before anything is sent.
 //! - `progress`: the progress bar and JSON progress events.
@@ -12,6 +14,7 @@
 //! - `interrupt`: Ctrl-C handling.
 //! - `format`: sizes, rates, dates and tables for people.
 
+mod advice;
 mod args;
 mod commands;
 mod connect;
@@ -19,6 +22,7 @@ mod failure;
 mod files;
 mod format;
 mod interrupt;
+mod journal;
 mod output;
 mod progress;
 

@@ -45,7 +45,8 @@ impl FileProgress {
     /// (hidden by indicatif when stderr is not a terminal), JSON events otherwise.
     pub fn start(out: &Output, file: &str, name: &str) -> Arc<Self> {
         let bar = (!out.is_json()).then(|| {
-            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+            // No length until the session exists: a length of 0 would draw as a full bar.
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
             let style = ProgressStyle::with_template(
                 "{prefix} [{wide_bar:.cyan/blue}] {bytes}/{total_bytes} {msg}",
             )

@@ -63,7 +63,7 @@ pub enum UploadError {
     InvalidOptions(String),
     /// The server rejected the API key.
     #[error(
-        "the API key was rejected by {host} ({request}: 401); check TWELVELABS_API_KEY or --api-key"
+        "the API key was rejected by {host} ({request}: 401); check that the key is right and active"
     )]
     Unauthorized {
         /// The API host.

@@ -104,15 +104,22 @@ pub struct UploadProgress {
 #[derive(Debug, Clone)]
 pub struct RateMeter {
     tau: Duration,
+    first: Option<(Duration, u64)>,
     last: Option<(Duration, u64)>,
     rate: Option<f64>,
 }
+
+/// How long a meter watches before it reports a rate. At the start of an upload the socket
+/// buffers swallow megabytes at once, which would show a rate many times the link's; after
+/// this long the average since the start is a sound seed.
+const WARM_UP: Duration = Duration::from_millis(1500);
 
 impl RateMeter {
     /// A meter that forgets with time constant `tau`.
     pub fn new(tau: Duration) -> Self {
         Self {
             tau,
+            first: None,
             last: None,
             rate: None,
         }
@@ -120,6 +127,15 @@ impl RateMeter {
 
     /// Records that `total` bytes had been sent at `now` (time since the upload started).
     pub fn record(&mut self, now: Duration, total: u64) {
+        let (t0, b0) = *self.first.get_or_insert((now, total));
+        if self.rate.is_none() {
+            let watched = now.saturating_sub(t0);
+            if watched >= WARM_UP {
+                self.rate = Some(total.saturating_sub(b0) as f64 / watched.as_secs_f64());
+            }
+            self.last = Some((now, total));
+            return;
+        }
         if let Some((then, before)) = self.last {
             let dt = now.saturating_sub(then).as_secs_f64();
             if dt <= 0.0 {
@@ -135,7 +151,7 @@ impl RateMeter {
         self.last = Some((now, total));
     }
 
-    /// The smoothed rate in bytes per second, 0 before two readings.
+    /// The smoothed rate in bytes per second; 0 during the first 1.5 s.
     pub fn rate(&self) -> f64 {
         self.rate.unwrap_or(0.0)
     }
@@ -156,6 +172,10 @@ mod tests {
         let mut m = RateMeter::new(Duration::from_secs(2));
         assert_eq!(m.rate(), 0.0);
         assert_eq!(m.eta(100), None);
+        m.record(Duration::ZERO, 0);
+        m.record(Duration::from_millis(100), 8_000_000);
+        assert_eq!(m.rate(), 0.0, "no rate while socket buffers fill");
+        let mut m = RateMeter::new(Duration::from_secs(2));
         for i in 0..100u64 {
             m.record(Duration::from_millis(i * 100), i * 100_000);
         }

@@ -70,6 +70,14 @@ pub use faults::{FaultPlan, Faults};
 pub use handle::SandboxHandle;
 pub use stats::Stats;
 
+/// A fresh random API key (128 bits, hex), for a sandbox that only its embedding process
+/// talks to, as `tlup` and the app do when there is no real key.
+pub fn random_api_key() -> String {
+    use rand::Rng;
+    let bytes: [u8; 16] = rand::rng().random();
+    format!("sandbox-{}", hex::encode(bytes))
+}
+
 /// Entry point: `Sandbox::builder()...start()`.
 #[derive(Debug, Clone, Copy)]
 pub struct Sandbox;
@@ -78,5 +86,16 @@ impl Sandbox {
     /// A builder with the defaults described on [`SandboxBuilder`].
     pub fn builder() -> SandboxBuilder {
         SandboxBuilder::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn api_keys_are_random_and_hex() {
+        let (a, b) = (super::random_api_key(), super::random_api_key());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), "sandbox-".len() + 32);
+        assert!(a["sandbox-".len()..].bytes().all(|c| c.is_ascii_hexdigit()));
     }
 }

@@ -6,7 +6,9 @@
 //! network.
 
 mod asset;
+mod forget;
 mod list;
+mod resumable;
 mod resume;
 mod sandbox;
 mod status;
@@ -88,6 +90,11 @@ pub async fn run(cli: Cli) -> Status {
         Command::Resume(args) => {
             let ctx = Context::new(connection.merged(&args.connection));
             resume::run(&ctx, args).await
+        }
+        Command::Forget(args) => {
+            let ctx = Context::new(connection.merged(&args.connection));
+            let result = forget::run(&ctx, &args);
+            ctx.conclude(result)
         }
         Command::Status(args) => {
             let ctx = Context::new(connection.merged(&args.connection));

@@ -1,5 +1,8 @@
 //! One file's transfer, shared by `upload` and `resume`: progress while it runs, then the
 //! result, or the failure with what to do next.
+//!
+//! The engine options come from the transfer flags here; the caller adds the journal (and,
+//! for uploads, what the new session asks for).
 
 use std::future::Future;
 use std::path::Path;
@@ -10,11 +13,12 @@ use tl_upload::wire::AssetStatus;
 use tl_upload::{UploadError, UploadOptions, UploadResult};
 
 use super::Context;
+use crate::advice::Advice;
 use crate::args::TransferArgs;
 use crate::connect::Connection;
 use crate::failure::Failure;
 use crate::files::display_name;
-use crate::format::{self, shell_word};
+use crate::format;
 use crate::progress::FileProgress;
 
 /// How long to wait for the embedded sandbox to hash an upload.
@@ -33,57 +37,82 @@ pub fn options(t: &TransferArgs) -> UploadOptions {
     }
 }
 
-/// Runs `start` (an upload or a resume of `path`) with progress shown, then prints the
-/// result or the failure.
-pub async fn run<F, Fut>(
-    ctx: &Context,
-    conn: &Connection,
-    path: &Path,
-    options: UploadOptions,
-    start: F,
-) -> Result<UploadResult, Failure>
-where
-    F: FnOnce(UploadOptions) -> Fut,
-    Fut: Future<Output = Result<UploadResult, UploadError>>,
-{
-    let label = path.display().to_string();
-    let name = display_name(path);
-    let progress = FileProgress::start(&ctx.out, &label, &name);
-    let options = UploadOptions {
-        progress: Some(progress.callback()),
-        cancel: Some(ctx.cancel.clone()),
-        ..options
-    };
-    match start(options).await {
-        Ok(result) => {
-            let rate = result.bytes_uploaded as f64 / result.transfer_seconds.max(1e-3);
-            progress.succeed(&format!(
-                "done in {}, {}  chunks {}/{}",
-                format::duration(result.transfer_seconds),
-                format::rate(rate),
-                result.total_chunks,
-                result.total_chunks
-            ));
-            let sha256 = sandbox_sha256(ctx, conn, &result).await;
-            print_result(ctx, &label, &name, &result, sha256.as_deref());
-            Ok(result)
-        }
-        Err(e) => {
-            progress.stop(if e.is_cancelled() {
-                "cancelled"
-            } else {
-                "failed"
-            });
-            let mut failure = Failure::upload(&e);
-            if failure.upload_id.is_none() && resumable(&e) {
-                failure.upload_id = progress.upload_id();
+/// One file's transfer: an upload, or the resume of a session.
+#[derive(Debug)]
+pub struct Transfer<'a> {
+    pub ctx: &'a Context,
+    pub conn: &'a Connection,
+    /// The file, as the user named it (or as the journal has it).
+    pub path: &'a Path,
+    /// The session, when this resumes one.
+    pub resuming: Option<&'a str>,
+}
+
+impl Transfer<'_> {
+    /// Runs `start` (an upload or a resume of the file) with progress shown, then prints
+    /// the result or the failure with what to do next.
+    pub async fn run<F, Fut>(
+        &self,
+        options: UploadOptions,
+        start: F,
+    ) -> Result<UploadResult, Failure>
+    where
+        F: FnOnce(UploadOptions) -> Fut,
+        Fut: Future<Output = Result<UploadResult, UploadError>>,
+    {
+        let (ctx, conn, path) = (self.ctx, self.conn, self.path);
+        let label = path.display().to_string();
+        let name = display_name(path);
+        let progress = FileProgress::start(&ctx.out, &label, &name);
+        let options = UploadOptions {
+            progress: Some(progress.callback()),
+            cancel: Some(ctx.cancel.clone()),
+            ..options
+        };
+        let e = match start(options).await {
+            Ok(result) => {
+                let rate = result.bytes_uploaded as f64 / result.transfer_seconds.max(1e-3);
+                progress.succeed(&format!(
+                    "done in {}, {}  chunks {}/{}",
+                    format::duration(result.transfer_seconds),
+                    format::rate(rate),
+                    result.total_chunks,
+                    result.total_chunks
+                ));
+                let sha256 = sandbox_sha256(ctx, conn, &result).await;
+                print_result(ctx, &label, &name, &result, sha256.as_deref());
+                return Ok(result);
             }
-            ctx.out.failure(&failure, Some(&label));
-            if let Some(id) = &failure.upload_id {
-                ctx.out.note(&resume_hint(conn, id, path));
+            Err(e) => e,
+        };
+        progress.stop(if e.is_cancelled() {
+            "cancelled"
+        } else {
+            "failed"
+        });
+        Err(self.fail(&e, progress.upload_id()))
+    }
+
+    /// Prints why the transfer stopped and what to run next; `started` is the session the
+    /// progress saw, if any.
+    fn fail(&self, e: &UploadError, started: Option<String>) -> Failure {
+        let advice = Advice::new(self.conn);
+        let mut failure = Failure::upload(e);
+        if let Some(id) = self.resuming {
+            // A resume knows its session whatever went wrong, and scripts want its id.
+            failure.upload_id = Some(id.to_owned());
+            if let Some(message) = advice.explain(e, id, Some(self.path)) {
+                failure.message = message;
             }
-            Err(failure)
+        } else if failure.upload_id.is_none() && resumable(e) {
+            failure.upload_id = started;
         }
+        let label = self.path.display().to_string();
+        self.ctx.out.failure(&failure, Some(&label));
+        if let (true, Some(id)) = (resumable(e), &failure.upload_id) {
+            self.ctx.out.note(&advice.after_stop(id, self.path));
+        }
+        failure
     }
 }
 
@@ -97,21 +126,6 @@ fn resumable(e: &UploadError) -> bool {
             | UploadError::RetryBudgetExhausted { .. }
             | UploadError::ChunksFailed { .. }
             | UploadError::Api(_)
-    )
-}
-
-/// The exact command that resumes session `id` with `path`, or why there is none.
-fn resume_hint(conn: &Connection, id: &str, path: &Path) -> String {
-    if conn.is_embedded_sandbox() {
-        return "the local sandbox stops with tlup, so this session cannot be resumed; run the upload again".to_owned();
-    }
-    // An absolute path, so the command works from any directory.
-    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    format!(
-        "to send the rest later, run:\n  {} resume {} {}",
-        conn.command_prefix(),
-        shell_word(id),
-        shell_word(&path.to_string_lossy())
     )
 }
 

@@ -5,13 +5,18 @@
 //! others; the summary names it and the exit code reports it. One at a time, because each
 //! upload already keeps the link busy with parallel chunks, and a queue finishes the first
 //! file soonest.
+//!
+//! Each session and its stored chunks are recorded in the upload journal as they happen, so
+//! whatever stops tlup (Ctrl-C, a kill, a crash, a reboot), `tlup resume ID` sends only the
+//! rest. Not with the embedded sandbox: its sessions end with tlup.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
-use tl_upload::UploadOptions;
+use tl_upload::{Journal, UploadOptions};
 
-use super::{Context, transfer};
+use super::Context;
+use super::transfer::{self, Transfer};
 use crate::args::{UploadArgs, metadata_object};
 use crate::connect::Connection;
 use crate::failure::{Failure, Status};
@@ -39,14 +44,23 @@ pub async fn run(ctx: &Context, args: UploadArgs) -> Status {
     }
     let mut outcomes = check_all(ctx, &args.files);
     if outcomes.iter().any(|(_, o)| o.is_none()) {
-        let conn = match ctx.connect() {
-            Ok(conn) => conn,
+        let opened = ctx.connect().and_then(|conn| {
+            let journal = conn.journal()?;
+            Ok((conn, journal))
+        });
+        let (conn, journal) = match opened {
+            Ok(opened) => opened,
             Err(failure) => {
                 ctx.out.failure(&failure, None);
-                return failure.status;
+                return worst(&outcomes).max(failure.status);
             }
         };
-        upload_all(ctx, &conn, &args, &mut outcomes).await;
+        if journal.is_none() && !conn.is_embedded_sandbox() {
+            ctx.out.note(
+                "no data directory for the upload journal: an interrupted upload can only be resumed with `tlup resume ID FILE` (pass --journal PATH to keep a journal)",
+            );
+        }
+        upload_all(ctx, &conn, journal.as_ref(), &args, &mut outcomes).await;
     }
     let outcomes: Vec<(PathBuf, Outcome)> = outcomes
         .into_iter()
@@ -61,6 +75,18 @@ pub async fn run(ctx: &Context, args: UploadArgs) -> Status {
             Outcome::Uploaded(_) => Status::Done,
             Outcome::Failed(f) => f.status,
             Outcome::Skipped => Status::Failed,
+        })
+        .max()
+        .unwrap_or(Status::Done)
+}
+
+/// The worst status among the files already refused.
+fn worst(queue: &[Entry]) -> Status {
+    queue
+        .iter()
+        .filter_map(|(_, o)| match o {
+            Some(Outcome::Failed(f)) => Some(f.status),
+            _ => None,
         })
         .max()
         .unwrap_or(Status::Done)
@@ -82,7 +108,13 @@ fn check_all(ctx: &Context, paths: &[PathBuf]) -> Vec<Entry> {
 }
 
 /// Uploads the files still to do, one after another, until Ctrl-C.
-async fn upload_all(ctx: &Context, conn: &Connection, args: &UploadArgs, queue: &mut [Entry]) {
+async fn upload_all(
+    ctx: &Context,
+    conn: &Connection,
+    journal: Option<&Journal>,
+    args: &UploadArgs,
+    queue: &mut [Entry],
+) {
     let total = queue.len();
     for (i, (path, outcome)) in queue.iter_mut().enumerate() {
         if outcome.is_some() {
@@ -105,13 +137,19 @@ async fn upload_all(ctx: &Context, conn: &Connection, args: &UploadArgs, queue: 
             enable_hls: args.session.hls.then_some(true),
             enable_thumbnail: args.session.thumbnail.then_some(true),
             user_metadata: metadata_object(&args.session.metadata),
+            journal: journal.cloned(),
             ..transfer::options(&args.transfer)
         };
         let (client, path): (_, &Path) = (&conn.client, path);
-        let result = transfer::run(ctx, conn, path, options, move |o| {
-            client.upload_file(path, o)
-        })
-        .await;
+        let transfer = Transfer {
+            ctx,
+            conn,
+            path,
+            resuming: None,
+        };
+        let result = transfer
+            .run(options, move |o| client.upload_file(path, o))
+            .await;
         *outcome = Some(match result {
             Ok(r) => Outcome::Uploaded(r.asset_id),
             Err(f) => Outcome::Failed(f),

@@ -20,10 +20,13 @@ fn an_interrupted_upload_can_be_listed_inspected_waited_for_and_resumed() {
     let path = file(&dir, "interrupted clip.mp4");
     let len = 4 * MIB + 777;
     let sha = random_file(&path, len, 15);
+    let journal = file(&dir, "journal.sqlite3");
 
     // 1. Upload, and press Ctrl-C once the progress shows two reported chunks.
     let mut child = spawn(
         tlup_at(&server)
+            .arg("--journal")
+            .arg(&journal)
             .args(["--json", "upload", "--workers", "2"])
             .arg(&path),
     );
@@ -55,8 +58,12 @@ fn an_interrupted_upload_can_be_listed_inspected_waited_for_and_resumed() {
         after.iter().any(|l| l.contains(r#""status":"cancelled""#)),
         "{after:?}"
     );
-    let canonical = std::fs::canonicalize(&path).unwrap();
-    let hint = format!("resume {id} '{}'", canonical.display());
+    // The journal knows the file, so the session is all the command needs.
+    let hint = format!(
+        "\n  tlup --base-url {} --journal {} resume {id}\n",
+        server.base_url(),
+        journal.display()
+    );
     assert!(stderr.contains(&hint), "the exact resume command: {stderr}");
 
     // 2. `list` shows the session, in JSON and as a table.
@@ -125,7 +132,12 @@ fn an_interrupted_upload_can_be_listed_inspected_waited_for_and_resumed() {
 
     // 5. `resume` sends only the missing chunks, at full speed now.
     server.set_bandwidth(None);
-    let run = exec(tlup_at(&server).args(["--json", "resume", &id]).arg(&path));
+    let run = exec(
+        tlup_at(&server)
+            .arg("--journal")
+            .arg(&journal)
+            .args(["--json", "resume", &id]),
+    );
     assert_eq!(run.code, 0, "{run:?}");
     let result = &run.events("result")[0];
     assert_eq!(result["upload_id"], id.as_str());

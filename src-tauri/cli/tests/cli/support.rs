@@ -1,9 +1,10 @@
-//! What the tests share: sandboxes on port 0, test files, and running the real `tlup`
-//! binary with a watchdog so a hang fails the test instead of stalling the run.
+//! What the tests share: sandboxes on port 0, test files, running the real `tlup` binary
+//! with a watchdog so a hang fails the test instead of stalling the run, and looking into
+//! the journals it writes.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -26,11 +27,23 @@ pub fn sandbox() -> SandboxBuilder {
         .processing_delay(Duration::ZERO)
 }
 
-/// `tlup` with no TwelveLabs variables inherited from the developer's shell.
+/// The home (and data) directory of every tlup the tests run, so that the default journal
+/// lands under `target/` and never in the developer's `~/.local/share`. Tests that read a
+/// journal pass their own `--journal`.
+pub fn test_home() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("tlup-home")
+}
+
+/// `tlup` with no TwelveLabs variables inherited from the developer's shell, and its home
+/// directory in [`test_home`].
 pub fn tlup() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tlup"));
+    let home = test_home();
     cmd.env_remove("TWELVELABS_API_KEY")
-        .env_remove("TWELVELABS_BASE_URL");
+        .env_remove("TWELVELABS_BASE_URL")
+        .env_remove("TLUP_JOURNAL")
+        .env("HOME", &home)
+        .env("XDG_DATA_HOME", home.join("data"));
     cmd
 }
 
@@ -108,6 +121,116 @@ impl Drop for Watchdog {
             let _ = t.join();
         }
     }
+}
+
+/// A tlup run in the background, its output read on threads so it never blocks on a pipe.
+pub struct Running {
+    child: Child,
+    stdout: Option<JoinHandle<String>>,
+    stderr: Option<JoinHandle<String>>,
+    _dog: Watchdog,
+}
+
+impl Running {
+    /// Starts `cmd` with the watchdog.
+    pub fn start(cmd: &mut Command) -> Self {
+        let mut child = spawn(cmd);
+        let dog = Watchdog::new(child.id(), RUN_LIMIT);
+        let stdout = Some(drain(child.stdout.take().unwrap()));
+        let stderr = Some(drain(child.stderr.take().unwrap()));
+        Self {
+            child,
+            stdout,
+            stderr,
+            _dog: dog,
+        }
+    }
+
+    /// The exit status, if it has ended.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().unwrap()
+    }
+
+    /// Kills it with SIGKILL, as a crash, the OOM killer or a power cut would stop it: no
+    /// handler runs, nothing is flushed.
+    pub fn kill(mut self) -> Run {
+        let _ = self.child.kill();
+        self.finish()
+    }
+
+    /// Waits for the end and returns the outcome.
+    pub fn finish(mut self) -> Run {
+        let status = self.child.wait().unwrap();
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout: self.stdout.take().unwrap().join().unwrap(),
+            stderr: self.stderr.take().unwrap().join().unwrap(),
+        }
+    }
+}
+
+/// Polls `done` about every millisecond until it holds; fails the test after `limit`,
+/// naming `what`.
+pub fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Starts `tlup upload PATH` with `journal` against `server`, and SIGKILLs it once the
+/// sandbox has received `bytes` chunk bytes. Returns the session the journal recorded, after
+/// checking that the journal survived the kill intact.
+pub fn upload_and_kill(server: &SandboxHandle, journal: &Path, path: &Path, bytes: u64) -> String {
+    let mut run = Running::start(
+        tlup_at(server)
+            .args(["--json", "--journal"])
+            .arg(journal)
+            .arg("upload")
+            .arg(path),
+    );
+    wait_until("the upload to reach the kill point", RUN_LIMIT, || {
+        if let Some(status) = run.exited() {
+            panic!("tlup upload ended before the kill point: {status}");
+        }
+        server.stats().bytes_received >= bytes
+    });
+    let killed = run.kill();
+    assert_eq!(killed.code, -1, "killed by a signal: {killed:?}");
+    only_session(journal)
+}
+
+/// The one session in `journal`, after SQLite's integrity check.
+pub fn only_session(journal: &Path) -> String {
+    let journal = tl_upload::Journal::open(journal).unwrap();
+    journal.integrity_check().unwrap();
+    let sessions = journal.sessions().unwrap();
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    sessions[0].upload_id.clone()
+}
+
+/// Every row of the journal's `sessions` and `chunks` tables, every column, as SQLite
+/// stores them: for checking that a refused command changed nothing at all.
+pub fn journal_rows(journal: &Path) -> Vec<Vec<rusqlite::types::Value>> {
+    let db = rusqlite::Connection::open(journal).unwrap();
+    let mut rows = Vec::new();
+    for sql in [
+        "SELECT * FROM sessions ORDER BY upload_id",
+        "SELECT * FROM chunks ORDER BY upload_id, chunk_index",
+    ] {
+        let mut stmt = db.prepare(sql).unwrap();
+        let columns = stmt.column_count();
+        let table = stmt
+            .query_map([], |r| {
+                (0..columns)
+                    .map(|i| r.get::<_, rusqlite::types::Value>(i))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .unwrap();
+        rows.extend(table.map(Result::unwrap));
+    }
+    rows
 }
 
 /// Reads a pipe to the end on its own thread, so a full pipe never blocks the child.

@@ -71,6 +71,9 @@ fn an_unreadable_file_exits_2() {
     } else {
         Command::new(env!("CARGO_BIN_EXE_tlup"))
     };
+    // Refused before any journal is opened; the home is the tests' own all the same.
+    cmd.env("HOME", test_home())
+        .env("XDG_DATA_HOME", test_home().join("data"));
     cmd.args([
         "--base-url",
         "http://127.0.0.1:9/v1.3",

@@ -208,6 +208,8 @@ impl Journal {
         let mut conn = Connection::open(&path).map_err(db)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(db)?;
+        // Read before anything writes: a journal from a newer version is left byte for byte.
+        schema::refuse_newer(&conn, &path)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(db)?;
         conn.pragma_update(None, "synchronous", "FULL")
@@ -330,6 +332,26 @@ impl Journal {
             "UPDATE sessions SET state = ?2, updated_at = ?3 WHERE upload_id = ?1",
             params![upload_id, state.as_str(), now_unix()],
         )
+    }
+
+    /// Gives session `upload_id` up, so listings skip it. A session the journal does not
+    /// know (one only the server has) gets a record that says just that, since the API
+    /// cannot drop a session and listings show the server's sessions the journal lacks.
+    ///
+    /// # Errors
+    ///
+    /// [`JournalError::Database`].
+    pub fn abandon(&self, upload_id: &str, base_url: &str) -> Result<(), JournalError> {
+        self.conn()
+            .execute(
+                "INSERT INTO sessions (upload_id, base_url, file_path, file_size, chunk_size,
+                   total_chunks, created_at, state, updated_at)
+                 VALUES (?1, ?2, '', 0, 0, 0, ?3, 'abandoned', ?3)
+                 ON CONFLICT (upload_id) DO UPDATE SET state = 'abandoned', updated_at = ?3",
+                params![upload_id, base_url, now_unix()],
+            )
+            .map(drop)
+            .map_err(|e| self.db(e))
     }
 
     /// Records the session's asset id.

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
 use super::JournalError;
 
@@ -52,15 +52,16 @@ CREATE INDEX sessions_by_state ON sessions (state);
 
 const MIGRATIONS: [&str; 2] = [V1, V2];
 
-/// Brings the journal to [`SCHEMA_VERSION`].
-pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), JournalError> {
-    let db = |source| JournalError::Database {
+fn version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+}
+
+/// Fails with [`JournalError::TooNew`] for a journal of a newer schema; reads only.
+pub(super) fn refuse_newer(conn: &Connection, path: &Path) -> Result<(), JournalError> {
+    let found = version(conn).map_err(|source| JournalError::Database {
         path: path.to_path_buf(),
         source,
-    };
-    let found: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(db)?;
+    })?;
     if found > SCHEMA_VERSION {
         return Err(JournalError::TooNew {
             path: path.to_path_buf(),
@@ -68,19 +69,37 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), JournalE
             known: SCHEMA_VERSION,
         });
     }
-    for (i, sql) in MIGRATIONS
-        .iter()
-        .enumerate()
-        .skip(usize::try_from(found).unwrap_or(0))
-    {
-        let version = i as i64 + 1;
-        let tx = conn.transaction().map_err(db)?;
+    Ok(())
+}
+
+/// Brings the journal to [`SCHEMA_VERSION`], one migration per immediate transaction that
+/// re-reads the version inside it: two processes opening a new journal at once take turns
+/// instead of both creating the tables.
+pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), JournalError> {
+    let db = |source| JournalError::Database {
+        path: path.to_path_buf(),
+        source,
+    };
+    loop {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let found = version(&tx).map_err(db)?;
+        if found > SCHEMA_VERSION {
+            return Err(JournalError::TooNew {
+                path: path.to_path_buf(),
+                found,
+                known: SCHEMA_VERSION,
+            });
+        }
+        let Some(sql) = usize::try_from(found).ok().and_then(|i| MIGRATIONS.get(i)) else {
+            return tx.commit().map_err(db);
+        };
         tx.execute_batch(sql).map_err(db)?;
-        tx.pragma_update(None, "user_version", version)
+        tx.pragma_update(None, "user_version", found + 1)
             .map_err(db)?;
         tx.commit().map_err(db)?;
     }
-    Ok(())
 }
 
 /// The version-1 schema, for tests that build an old journal.

@@ -74,6 +74,28 @@ fn sessions_and_chunks_survive_a_reopen() {
 }
 
 #[test]
+fn abandoning_works_for_known_and_unknown_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = Journal::open(dir.path().join("j.sqlite3")).unwrap();
+    j.record_session(&record("known", Path::new("/a.mp4")))
+        .unwrap();
+    j.abandon("known", "http://x/v1.3").unwrap();
+    let known = j.session("known").unwrap().unwrap();
+    assert_eq!(known.state, SessionState::Abandoned);
+    assert_eq!(
+        known.file_path,
+        PathBuf::from("/a.mp4"),
+        "the rest of the record stays"
+    );
+    j.abandon("server-only", "http://x/v1.3").unwrap();
+    let other = j.session("server-only").unwrap().unwrap();
+    assert_eq!(
+        (other.state, other.base_url.as_str()),
+        (SessionState::Abandoned, "http://x/v1.3")
+    );
+}
+
+#[test]
 fn a_chunk_of_an_unknown_session_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let j = Journal::open(dir.path().join("j.sqlite3")).unwrap();
@@ -135,6 +157,39 @@ fn a_journal_from_a_newer_version_is_refused_and_left_alone() {
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
     assert_eq!(version, 99);
+}
+
+#[test]
+fn a_newer_journal_not_in_wal_mode_is_not_switched_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("newer-rollback.sqlite3");
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x); PRAGMA user_version = 7;")
+        .unwrap();
+    let before = std::fs::read(&path).unwrap();
+    assert!(matches!(
+        Journal::open(&path),
+        Err(JournalError::TooNew { found: 7, .. })
+    ));
+    assert_eq!(std::fs::read(&path).unwrap(), before, "not a byte changed");
+}
+
+#[test]
+fn many_threads_opening_a_new_journal_at_once_all_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..10 {
+        let path = dir.path().join(format!("race-{round}.sqlite3"));
+        let openers: Vec<_> = (0..4)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || Journal::open(&path).map(drop))
+            })
+            .collect();
+        for opener in openers {
+            opener.join().unwrap().unwrap();
+        }
+    }
 }
 
 #[test]

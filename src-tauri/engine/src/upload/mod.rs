@@ -267,17 +267,11 @@ impl MultipartUploadClient {
         }
         let plan = ChunkPlan::new(source.size, created.chunk_size, created.total_chunks)
             .map_err(|e| UploadError::Protocol(format!("create: {e}")))?;
-        let tracker = Arc::new(Tracker::new(plan, options.progress.clone()));
-        tracker.set_session(&created.upload_id, created.asset_id.as_deref());
-        let urls = UrlPool::new(
-            self.clone(),
-            created.upload_id.clone(),
-            plan.total_chunks(),
-            options.max_workers as u64,
-        );
-        urls.add(created.upload_urls, server_now, received).await;
         let lock = match (&options.journal, fingerprint) {
             (Some(journal), Some(fingerprint)) => {
+                // Lock first, then record at once: a kill from here on leaves a session
+                // the journal knows, and no other process can start on it meanwhile.
+                let lock = journal.lock(&created.upload_id)?;
                 journal.record_session(&SessionRecord {
                     upload_id: created.upload_id.clone(),
                     asset_id: created.asset_id.clone(),
@@ -294,10 +288,19 @@ impl MultipartUploadClient {
                     expires_at: created.expires_at.map(|t| t.unix_timestamp()),
                     state: SessionState::Active,
                 })?;
-                Some(journal.lock(&created.upload_id)?)
+                Some(lock)
             }
             _ => None,
         };
+        let tracker = Arc::new(Tracker::new(plan, options.progress.clone()));
+        tracker.set_session(&created.upload_id, created.asset_id.as_deref());
+        let urls = UrlPool::new(
+            self.clone(),
+            created.upload_id.clone(),
+            plan.total_chunks(),
+            options.max_workers as u64,
+        );
+        urls.add(created.upload_urls, server_now, received).await;
         let session = Arc::new(Session {
             client: self.clone(),
             upload_id: created.upload_id,

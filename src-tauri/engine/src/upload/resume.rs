@@ -365,11 +365,11 @@ impl MultipartUploadClient {
             if record.state != SessionState::Active || record.base_url != self.base_url() {
                 continue;
             }
-            let stored: u64 = journal
+            let unreported: Vec<ChunkRecord> = journal
                 .chunks(&record.upload_id)?
-                .iter()
+                .into_iter()
                 .filter(|c| !c.reported)
-                .count() as u64;
+                .collect();
             let status = match self.get_status_page(&record.upload_id, 1, 1).await {
                 Ok(s) => Some(s),
                 Err(e) if e.is_not_found() => None,
@@ -388,6 +388,27 @@ impl MultipartUploadClient {
                     _ => file_state(&record).await,
                 },
             };
+            // A chunk the server accepted just before a crash may still be unreported in the
+            // journal; count it once, by asking the server which chunks it has.
+            let (stored, stored_bytes) = if unreported.is_empty() || status.is_none() {
+                (0, 0)
+            } else {
+                let listing = self
+                    .get_status(&record.upload_id, 50)
+                    .collect()
+                    .await
+                    .map_err(|e| api_error(self, e))?;
+                let on_server: BTreeSet<u64> = listing
+                    .uploaded_chunks
+                    .iter()
+                    .filter(|c| c.status == ChunkStatus::Completed)
+                    .map(|c| c.index)
+                    .collect();
+                unreported
+                    .iter()
+                    .filter(|c| !on_server.contains(&c.index))
+                    .fold((0u64, 0u64), |(n, b), c| (n + 1, b + c.size))
+            };
             let (server_chunks, server_bytes) = status.as_ref().map_or((0, 0), |s| {
                 (s.chunks_completed, s.uploaded_size.unwrap_or(0))
             });
@@ -402,7 +423,7 @@ impl MultipartUploadClient {
                 chunk_size: record.chunk_size,
                 total_chunks: record.total_chunks,
                 chunks_done: (server_chunks + stored).min(record.total_chunks),
-                bytes_done: (server_bytes + stored * record.chunk_size).min(record.file_size),
+                bytes_done: (server_bytes + stored_bytes).min(record.file_size),
                 created_at: Some(record.created_at),
                 expires_at: record.expires_at,
             });

@@ -18,6 +18,9 @@ pub(crate) struct Tracker {
     plan: ChunkPlan,
     callback: Option<ProgressCallback>,
     state: Mutex<State>,
+    /// Held while a snapshot is taken and handed to the callback, so snapshots reach it in
+    /// the order they were taken (a tick cannot deliver a stale one after a phase change).
+    publishing: Mutex<()>,
 }
 
 impl std::fmt::Debug for Tracker {
@@ -68,6 +71,7 @@ impl Tracker {
                 meter: RateMeter::new(Duration::from_secs(3)),
                 high_water: 0.0,
             }),
+            publishing: Mutex::new(()),
         }
     }
 
@@ -257,6 +261,7 @@ impl Tracker {
     /// Sends a snapshot to the callback, if there is one.
     pub(crate) fn publish(&self) {
         if let Some(cb) = &self.callback {
+            let _order = self.publishing.lock().unwrap_or_else(|p| p.into_inner());
             cb(&self.snapshot());
         }
     }

@@ -385,3 +385,31 @@ async fn two_uploads_of_one_session_never_run_at_once() {
     sb.set_bandwidth(None);
     first.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn a_chunk_reported_just_before_a_crash_is_counted_once() {
+    let sb = sandbox().start().unwrap();
+    let c = client(&sb);
+    let dir = tempfile::tempdir().unwrap();
+    let j = journal(dir.path());
+    let path = file(dir.path(), "count.mp4", 6 * CHUNK);
+    let id = crashed_session(&sb, &j, &path, &[1, 2]).await;
+    // The server accepted chunk 1's report, but the process died before the journal said so.
+    let one = j
+        .chunks(&id)
+        .unwrap()
+        .into_iter()
+        .find(|c| c.index == 1)
+        .unwrap();
+    let report = tl_upload::wire::CompletedChunk {
+        chunk_index: 1,
+        proof: one.etag,
+        proof_type: tl_upload::wire::ProofType::Etag,
+        chunk_size: one.size,
+    };
+    c.report_chunk_batch(&id, &[report]).await.unwrap();
+    let listed = c.list_resumable(&j).await.unwrap();
+    let entry = listed.iter().find(|s| s.upload_id == id).unwrap();
+    assert_eq!(entry.state, ResumeState::Resumable);
+    assert_eq!((entry.chunks_done, entry.bytes_done), (2, 2 * CHUNK));
+}

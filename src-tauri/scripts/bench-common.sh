@@ -1,0 +1,41 @@
+# Shared by the benchmark scripts (sourced, not run): the release build, the 1 GiB data
+# file, and a tl-sandbox with discard storage on a free loopback port.
+# Expects: $bench (a directory), $data (the data file), $size (its size in bytes).
+
+bench_build() {
+  echo "==> building (cargo build --release -p tlup -p tl-sandbox)"
+  cargo build --release -p tlup -p tl-sandbox
+}
+
+bench_data() {
+  if [ ! -f "$data" ] || [ "$(stat -c %s "$data")" != "$size" ]; then
+    echo "==> writing $size random bytes to $data"
+    head -c "$size" /dev/urandom >"$data.part"
+    mv "$data.part" "$data"
+  fi
+}
+
+# Starts `tl-sandbox --storage discard` and sets $origin to its URL; the sandbox stops
+# when the script exits. $1 names its log files.
+start_sandbox() {
+  local name=$1
+  sandbox_pid=""
+  trap 'if [ -n "$sandbox_pid" ]; then kill "$sandbox_pid" 2>/dev/null || true; wait "$sandbox_pid" 2>/dev/null || true; fi' EXIT INT TERM
+  echo "==> starting tl-sandbox (discard storage)"
+  target/release/tl-sandbox --listen 127.0.0.1:0 --api-key k --storage discard \
+    >"$bench/$name-sandbox.out" 2>"$bench/$name-sandbox.err" &
+  sandbox_pid=$!
+  origin=""
+  for _ in $(seq 200); do
+    origin=$(sed -n 's/^tl-sandbox listening on //p' "$bench/$name-sandbox.out")
+    [ -n "$origin" ] && break
+    kill -0 "$sandbox_pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  if [ -z "$origin" ]; then
+    echo "error: tl-sandbox did not start:" >&2
+    cat "$bench/$name-sandbox.err" >&2
+    exit 1
+  fi
+  echo "    listening on $origin"
+}

@@ -1,0 +1,448 @@
+//! The upload queue: every upload the user added, oldest first, with its pause switch and
+//! cancellation token, and the transitions the commands ask for.
+//!
+//! Uploads run one file at a time in the order added (the chunks of that file go up in
+//! parallel); [`run`] is the task that takes the next queued upload and drives it. A paused
+//! upload that already started keeps its turn; one paused before its turn is skipped until it
+//! is resumed. Once a file is transferred, the wait for its asset to be ready goes on beside
+//! the next upload.
+//!
+//! Every change of a view is published to the UI before the lock is released, so events
+//! leave in the order the views changed and the last event of an upload is always its
+//! current state, whichever thread (a command, the runner, an engine task) changed it.
+//!
+//! # Layout
+//!
+//! - this file: [`Queue`] and its transitions, each under one short lock.
+//! - `run`: the task that drives uploads through the engine.
+
+mod run;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+
+use tl_upload::{CancellationToken, PauseSwitch, UploadError};
+use tokio::sync::Notify;
+
+use crate::ipc::{CommandError, UploadProgress, UploadState};
+pub(crate) use run::run;
+
+/// What running an upload means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Job {
+    /// A new session for the file.
+    New,
+    /// Resume a session the journal knows, at `new_path` if the file moved.
+    Journal {
+        /// The session.
+        upload_id: String,
+        /// The file's new place.
+        new_path: Option<PathBuf>,
+    },
+    /// Resume a session only the server knows, with the entry's file.
+    Server {
+        /// The session.
+        upload_id: String,
+    },
+}
+
+#[derive(Debug)]
+struct Entry {
+    view: UploadProgress,
+    job: Job,
+    pause: PauseSwitch,
+    cancel: CancellationToken,
+    /// Whether the runner is driving it now.
+    running: bool,
+}
+
+/// An upload whose turn has come, with what the runner needs.
+#[derive(Debug)]
+pub(crate) struct Turn {
+    pub(crate) id: String,
+    pub(crate) path: PathBuf,
+    pub(crate) job: Job,
+    pub(crate) pause: PauseSwitch,
+    pub(crate) cancel: CancellationToken,
+}
+
+/// Where changed views go (the UI's `upload://progress` event).
+pub(crate) type Sink = Box<dyn Fn(&UploadProgress) + Send + Sync>;
+
+/// The queue. Its lock is held only for a field update, a copy, and publishing the change.
+#[derive(Default)]
+pub struct Queue {
+    entries: Mutex<Vec<Entry>>,
+    wake: Notify,
+    next_id: AtomicU64,
+    sink: OnceLock<Sink>,
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue")
+            .field("entries", &self.lock().len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn not_allowed(action: &str, view: &UploadProgress) -> CommandError {
+    let state = serde_json::to_value(view.state)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    CommandError::invalid(format!("cannot {action} {}: it is {state}", view.file_name))
+}
+
+impl Queue {
+    /// Publishes every change of a view to `sink` from now on (set once, at startup).
+    pub(crate) fn publish_to(&self, sink: Sink) {
+        let _ = self.sink.set(sink);
+    }
+
+    /// Publishes `view`; called with the lock held (see the module docs).
+    fn publish(&self, view: &UploadProgress) {
+        if let Some(sink) = self.sink.get() {
+            sink(view);
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Entry>> {
+        // Entries are plain values; a panic elsewhere leaves them usable.
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn with<T>(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut Entry) -> Result<T, CommandError>,
+    ) -> Result<T, CommandError> {
+        let mut entries = self.lock();
+        let entry = entries
+            .iter_mut()
+            .find(|e| e.view.id == id)
+            .ok_or_else(|| CommandError::unknown_upload(id))?;
+        f(entry)
+    }
+
+    /// Queues an upload of `path`, publishes it and wakes the runner.
+    pub(crate) fn push(&self, path: &str, total_bytes: u64, job: Job) -> UploadProgress {
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let file_name = std::path::Path::new(path)
+            .file_name()
+            .map_or_else(|| path.to_owned(), |n| n.to_string_lossy().into_owned());
+        let upload_id = match &job {
+            Job::New => None,
+            Job::Journal { upload_id, .. } | Job::Server { upload_id } => Some(upload_id.clone()),
+        };
+        let view = UploadProgress {
+            id: format!("upload-{n}"),
+            path: path.to_owned(),
+            file_name,
+            state: UploadState::Queued,
+            upload_id,
+            asset_id: None,
+            asset_url: None,
+            total_bytes,
+            bytes_sent: 0,
+            bytes_acknowledged: 0,
+            percentage: 0.0,
+            bytes_per_second: 0.0,
+            eta_seconds: None,
+            total_chunks: 0,
+            completed_chunks: 0,
+            chunks: String::new(),
+            in_flight: Vec::new(),
+            retries: 0,
+            urls_refreshed: 0,
+            error: None,
+            added_at: now_ms(),
+        };
+        {
+            let mut entries = self.lock();
+            entries.push(Entry {
+                view: view.clone(),
+                job,
+                pause: PauseSwitch::new(),
+                cancel: CancellationToken::new(),
+                running: false,
+            });
+            self.publish(&view);
+        }
+        self.wake.notify_one();
+        view
+    }
+
+    /// Every upload, oldest first.
+    pub(crate) fn list(&self) -> Vec<UploadProgress> {
+        self.lock().iter().map(|e| e.view.clone()).collect()
+    }
+
+    /// Upload `id`.
+    pub(crate) fn view(&self, id: &str) -> Result<UploadProgress, CommandError> {
+        self.with(id, |e| Ok(e.view.clone()))
+    }
+
+    /// The sessions of uploads that are queued or running.
+    pub(crate) fn active_sessions(&self) -> HashSet<String> {
+        self.lock()
+            .iter()
+            .filter(|e| is_active(e.view.state))
+            .filter_map(|e| e.view.upload_id.clone())
+            .collect()
+    }
+
+    /// Takes the oldest queued upload, marking it as starting.
+    pub(crate) fn next(&self) -> Option<Turn> {
+        let mut entries = self.lock();
+        let entry = entries
+            .iter_mut()
+            .find(|e| e.view.state == UploadState::Queued && !e.running)?;
+        entry.running = true;
+        entry.view.state = UploadState::Starting;
+        self.publish(&entry.view);
+        Some(Turn {
+            id: entry.view.id.clone(),
+            path: PathBuf::from(&entry.view.path),
+            job: entry.job.clone(),
+            pause: entry.pause.clone(),
+            cancel: entry.cancel.clone(),
+        })
+    }
+
+    /// Waits until an upload may have been queued.
+    pub(crate) async fn wait(&self) {
+        self.wake.notified().await;
+    }
+
+    /// Applies `f` to upload `id`'s view and publishes it when it changed. Returns whether
+    /// it changed, and whether it just got its session id.
+    pub(crate) fn update(&self, id: &str, f: impl FnOnce(&mut UploadProgress)) -> (bool, bool) {
+        let mut entries = self.lock();
+        let Some(entry) = entries.iter_mut().find(|e| e.view.id == id) else {
+            return (false, false);
+        };
+        let before = entry.view.clone();
+        f(&mut entry.view);
+        if entry.view == before {
+            return (false, false);
+        }
+        self.publish(&entry.view);
+        let new_session = before.upload_id.is_none() && entry.view.upload_id.is_some();
+        (true, new_session)
+    }
+
+    /// Marks upload `id` as no longer driven by the runner, applies `f` to its view and
+    /// publishes it.
+    pub(crate) fn finish(&self, id: &str, f: impl FnOnce(&mut UploadProgress)) {
+        let mut entries = self.lock();
+        if let Some(entry) = entries.iter_mut().find(|e| e.view.id == id) {
+            entry.running = false;
+            f(&mut entry.view);
+            self.publish(&entry.view);
+        }
+    }
+
+    /// Pauses upload `id`: chunks in flight finish, no new one starts; a queued one waits.
+    pub(crate) fn pause(&self, id: &str) -> Result<UploadProgress, CommandError> {
+        self.with(id, |e| match e.view.state {
+            UploadState::Paused => Ok(e.view.clone()),
+            UploadState::Queued | UploadState::Starting | UploadState::Uploading => {
+                e.pause.pause();
+                e.view.state = UploadState::Paused;
+                e.view.bytes_per_second = 0.0;
+                e.view.eta_seconds = None;
+                self.publish(&e.view);
+                Ok(e.view.clone())
+            }
+            _ => Err(not_allowed("pause", &e.view)),
+        })
+    }
+
+    /// Resumes upload `id`. A paused upload goes on; a cancelled or failed one is queued
+    /// again as `retry`, a fresh attempt that resumes its session when there is one.
+    pub(crate) fn resume(&self, id: &str, retry: Job) -> Result<UploadProgress, CommandError> {
+        let view = self.with(id, |e| {
+            let before = e.view.state;
+            match e.view.state {
+                UploadState::Paused => {
+                    e.pause.resume();
+                    e.view.state = match (e.running, &e.view.upload_id) {
+                        (false, _) => UploadState::Queued,
+                        (true, None) => UploadState::Starting,
+                        (true, Some(_)) => UploadState::Uploading,
+                    };
+                }
+                UploadState::Cancelled | UploadState::Failed if !e.running => {
+                    e.job = retry;
+                    e.pause = PauseSwitch::new();
+                    e.cancel = CancellationToken::new();
+                    e.view.state = UploadState::Queued;
+                    e.view.error = None;
+                    e.view.percentage = 0.0;
+                }
+                UploadState::Queued | UploadState::Starting | UploadState::Uploading => {}
+                _ => return Err(not_allowed("resume", &e.view)),
+            }
+            if e.view.state != before {
+                self.publish(&e.view);
+            }
+            Ok(e.view.clone())
+        })?;
+        self.wake.notify_one();
+        Ok(view)
+    }
+
+    /// Cancels upload `id`. A running one stops at once and its state comes from the engine
+    /// (the session stays resumable until it expires); one that has not started is marked
+    /// cancelled here.
+    pub(crate) fn cancel(&self, id: &str) -> Result<UploadProgress, CommandError> {
+        self.with(id, |e| {
+            if !is_active(e.view.state) {
+                return Err(not_allowed("cancel", &e.view));
+            }
+            e.cancel.cancel();
+            if !e.running {
+                e.view.state = UploadState::Cancelled;
+                e.view.error = Some(CommandError::from(UploadError::Cancelled {
+                    upload_id: e.view.upload_id.clone(),
+                }));
+                self.publish(&e.view);
+            }
+            Ok(e.view.clone())
+        })
+    }
+
+    /// Drops a completed, failed or cancelled upload from the list.
+    pub(crate) fn remove(&self, id: &str) -> Result<(), CommandError> {
+        let mut entries = self.lock();
+        let at = entries
+            .iter()
+            .position(|e| e.view.id == id)
+            .ok_or_else(|| CommandError::unknown_upload(id))?;
+        let view = &entries[at].view;
+        if entries[at].running
+            || !matches!(
+                view.state,
+                UploadState::Completed | UploadState::Failed | UploadState::Cancelled
+            )
+        {
+            return Err(CommandError::invalid(format!(
+                "{} is still in progress; cancel it before removing it",
+                view.file_name
+            )));
+        }
+        entries.remove(at);
+        Ok(())
+    }
+}
+
+/// Whether an upload in `state` holds or waits for the runner.
+fn is_active(state: UploadState) -> bool {
+    matches!(
+        state,
+        UploadState::Queued
+            | UploadState::Starting
+            | UploadState::Uploading
+            | UploadState::Paused
+            | UploadState::Confirming
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ipc::ErrorCode;
+
+    #[test]
+    fn uploads_are_taken_oldest_first_skipping_paused_ones() {
+        let q = Queue::default();
+        let a = q.push("/v/a.mp4", 10, Job::New);
+        let b = q.push("/v/b.mp4", 10, Job::New);
+        assert_eq!(a.file_name, "a.mp4");
+        assert_eq!(q.pause(&a.id).unwrap().state, UploadState::Paused);
+        let turn = q.next().unwrap();
+        assert_eq!(turn.id, b.id);
+        assert_eq!(q.view(&b.id).unwrap().state, UploadState::Starting);
+        assert!(q.next().is_none());
+        assert_eq!(
+            q.resume(&a.id, Job::New).unwrap().state,
+            UploadState::Queued
+        );
+        assert_eq!(q.next().unwrap().id, a.id);
+        let ids: Vec<_> = q.list().into_iter().map(|v| v.id).collect();
+        assert_eq!(ids, [a.id, b.id]);
+    }
+
+    #[test]
+    fn cancelling_a_waiting_upload_keeps_its_session_resumable() {
+        let q = Queue::default();
+        let a = q.push(
+            "/v/a.mp4",
+            10,
+            Job::Server {
+                upload_id: "sess-1".into(),
+            },
+        );
+        assert!(q.active_sessions().contains("sess-1"));
+        let v = q.cancel(&a.id).unwrap();
+        assert_eq!(v.state, UploadState::Cancelled);
+        let e = v.error.unwrap();
+        assert_eq!(e.code, ErrorCode::Cancelled);
+        assert!(e.message.contains("sess-1"), "{}", e.message);
+        assert!(q.active_sessions().is_empty());
+        assert_eq!(q.cancel(&a.id).unwrap_err().code, ErrorCode::Invalid);
+        let again = q.resume(&a.id, Job::New).unwrap();
+        assert_eq!((again.state, again.error), (UploadState::Queued, None));
+    }
+
+    #[test]
+    fn only_finished_uploads_can_be_removed() {
+        let q = Queue::default();
+        let a = q.push("/v/a.mp4", 10, Job::New);
+        let e = q.remove(&a.id).unwrap_err();
+        assert!(e.message.contains("cancel it"), "{}", e.message);
+        q.cancel(&a.id).unwrap();
+        q.remove(&a.id).unwrap();
+        assert_eq!(q.remove(&a.id).unwrap_err().code, ErrorCode::NotFound);
+        assert!(q.list().is_empty());
+    }
+
+    #[test]
+    fn updates_report_changes_and_new_sessions_only() {
+        let q = Queue::default();
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        q.publish_to(Box::new(move |v| sink.lock().unwrap().push(v.clone())));
+        let a = q.push("/v/a.mp4", 10, Job::New);
+        assert_eq!(q.update(&a.id, |_| {}), (false, false));
+        assert_eq!(
+            q.update(&a.id, |v| v.upload_id = Some("s".into())),
+            (true, true)
+        );
+        assert_eq!(q.update(&a.id, |v| v.bytes_sent = 5), (true, false));
+        q.pause(&a.id).unwrap();
+        q.pause(&a.id).unwrap();
+        let seen = seen.lock().unwrap();
+        let states: Vec<_> = seen.iter().map(|v| v.state).collect();
+        assert_eq!(
+            states,
+            [
+                UploadState::Queued,
+                UploadState::Queued,
+                UploadState::Queued,
+                UploadState::Paused
+            ]
+        );
+        assert_eq!(seen[2].bytes_sent, 5);
+    }
+}

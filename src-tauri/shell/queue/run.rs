@@ -1,0 +1,154 @@
+//! The runner: one task for the app's life that drives the queued uploads, one at a time,
+//! through the engine, and records how each ended.
+
+use std::time::Duration;
+
+use tauri::{AppHandle, Manager, Runtime};
+use tl_upload::{MultipartUploadClient, UploadOptions, UploadResult};
+
+use super::{Job, Turn};
+use crate::forward;
+use crate::ipc::{CommandError, ErrorCode, UploadProgress, UploadState};
+use crate::state::AppState;
+
+/// How long the app waits for an uploaded file's asset to be ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// Drives queued uploads until the app exits. Started once, in setup, after the state is
+/// managed.
+pub(crate) async fn run<R: Runtime>(app: AppHandle<R>) {
+    let Some(state) = app.try_state::<AppState>() else {
+        return;
+    };
+    loop {
+        let Some(turn) = state.queue.next() else {
+            state.queue.wait().await;
+            continue;
+        };
+        forward::sessions_changed(&app);
+        let outcome = upload(&app, &state, &turn).await;
+        conclude(&app, &state, &turn, outcome);
+    }
+}
+
+/// Runs `turn` through the engine with the settings of the moment.
+async fn upload<R: Runtime>(
+    app: &AppHandle<R>,
+    state: &AppState,
+    turn: &Turn,
+) -> Result<(MultipartUploadClient, UploadResult), CommandError> {
+    let (_, client) = state.client()?;
+    let settings = state.stored_settings();
+    let options = UploadOptions {
+        file_type: settings.engine_file_type(),
+        max_workers: usize::try_from(settings.max_workers).unwrap_or(5),
+        pause: Some(turn.pause.clone()),
+        cancel: Some(turn.cancel.clone()),
+        journal: state.journal().ok(),
+        progress: Some(forward::callback(
+            app.clone(),
+            turn.id.clone(),
+            turn.pause.clone(),
+        )),
+        ..UploadOptions::default()
+    };
+    let result = match &turn.job {
+        Job::New => client.upload_file(&turn.path, options).await,
+        Job::Journal {
+            upload_id,
+            new_path,
+        } => {
+            client
+                .resume_from_journal(upload_id, new_path.as_deref(), options)
+                .await
+        }
+        Job::Server { upload_id } => client.resume_upload(upload_id, &turn.path, options).await,
+    }?;
+    Ok((client, result))
+}
+
+/// Records how `turn` ended, tells the UI, and for a transferred file starts waiting for
+/// its asset beside the next upload.
+fn conclude<R: Runtime>(
+    app: &AppHandle<R>,
+    state: &AppState,
+    turn: &Turn,
+    outcome: Result<(MultipartUploadClient, UploadResult), CommandError>,
+) {
+    match outcome {
+        Ok((client, result)) => {
+            let asset_id = result.asset_id.clone();
+            state.queue.finish(&turn.id, |v| {
+                v.state = UploadState::Processing;
+                v.upload_id = Some(result.upload_id.clone());
+                v.asset_id = Some(result.asset_id.clone());
+                v.asset_url = result.asset_url.clone();
+                v.total_chunks = result.total_chunks;
+                v.completed_chunks = result.total_chunks;
+                v.bytes_sent = result.total_bytes;
+                v.bytes_acknowledged = result.total_bytes;
+                v.percentage = 100.0;
+                v.eta_seconds = None;
+                v.in_flight.clear();
+                v.error = None;
+            });
+            tauri::async_runtime::spawn(wait_ready(app.clone(), turn.id.clone(), client, asset_id));
+        }
+        Err(error) => {
+            state.queue.finish(&turn.id, |v| stopped(v, error));
+        }
+    }
+    forward::sessions_changed(app);
+}
+
+/// Marks a view as stopped by `error`: cancelled or failed, with nothing in flight.
+fn stopped(v: &mut UploadProgress, error: CommandError) {
+    v.state = match error.code {
+        ErrorCode::Cancelled => UploadState::Cancelled,
+        _ => UploadState::Failed,
+    };
+    v.error = Some(error);
+    v.bytes_per_second = 0.0;
+    v.eta_seconds = None;
+    v.in_flight.clear();
+    v.chunks = v
+        .chunks
+        .chars()
+        .map(|c| if matches!(c, 'u' | 'r') { 'p' } else { c })
+        .collect();
+}
+
+/// Waits for the asset of a transferred upload, then marks it completed (or failed).
+async fn wait_ready<R: Runtime>(
+    app: AppHandle<R>,
+    id: String,
+    client: MultipartUploadClient,
+    asset_id: String,
+) {
+    let outcome = client.wait_for_asset(&asset_id, READY_TIMEOUT).await;
+    let Some(state) = app.try_state::<AppState>() else {
+        return;
+    };
+    state.queue.update(&id, |v| match outcome {
+        Ok(_) => v.state = UploadState::Completed,
+        Err(e) => stopped(v, CommandError::from(e)),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stopped_upload_has_nothing_in_flight() {
+        let mut v = crate::queue::Queue::default().push("/v/a.mp4", 9, Job::New);
+        v.chunks = "durps".into();
+        v.bytes_per_second = 9.0;
+        stopped(&mut v, CommandError::new(ErrorCode::Cancelled, "cancelled"));
+        assert_eq!(v.state, UploadState::Cancelled);
+        assert_eq!(v.chunks, "dppps");
+        assert_eq!(v.bytes_per_second, 0.0);
+        stopped(&mut v, CommandError::new(ErrorCode::Network, "down"));
+        assert_eq!(v.state, UploadState::Failed);
+    }
+}

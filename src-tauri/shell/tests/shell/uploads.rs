@@ -1,0 +1,175 @@
+//! Adding files: good ones reach `completed` with the server holding the same bytes, bad ones
+//! are refused one by one with a reason, and uploads run one at a time in the order added.
+
+use std::time::Duration;
+
+use serde_json::json;
+use tl_uploader::ipc::{AddResult, CommandError, ErrorCode, UploadProgress, UploadState};
+
+use crate::support::{Harness, config, file, in_order, sha256, states};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+#[test]
+fn a_good_file_reaches_completed_with_the_same_bytes_on_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = Harness::start(config(
+        &dir.path().join("data"),
+        "--chunk-size 65536 --processing-delay 0.3",
+    ));
+    let path = file(dir.path(), "clip one.mp4", 300_000);
+    let queued = app.add(&path);
+    assert_eq!(queued.state, UploadState::Queued);
+    assert_eq!(queued.file_name, "clip one.mp4");
+    assert_eq!(queued.total_bytes, 300_000);
+    assert_eq!(queued.path, path.to_string_lossy());
+    let done = app.wait_state(&queued.id, UploadState::Completed, LIMIT);
+    assert_eq!(done.error, None);
+    assert_eq!(done.percentage, 100.0);
+    assert_eq!((done.total_chunks, done.completed_chunks), (5, 5));
+    assert_eq!(done.chunks, "ddddd");
+    assert!(done.in_flight.is_empty());
+    assert!(done.upload_id.is_some());
+    let asset_id = done.asset_id.clone().unwrap();
+    assert_eq!(app.asset_sha256(&asset_id), sha256(&path));
+
+    // Every state the upload went through reached the UI, in order.
+    let seen = states(&app.events_of(&queued.id));
+    let path_taken = [
+        UploadState::Queued,
+        UploadState::Starting,
+        UploadState::Uploading,
+        UploadState::Confirming,
+        UploadState::Processing,
+        UploadState::Completed,
+    ];
+    assert!(in_order(&seen, &path_taken), "{seen:?}");
+    assert_eq!(seen.first(), Some(&UploadState::Queued));
+    assert_eq!(seen.last(), Some(&UploadState::Completed));
+    assert!(*app.sessions_changed.lock().unwrap() >= 2);
+
+    // The journal recorded it and knows it finished: nothing to resume.
+    let resumable: Vec<serde_json::Value> = app.call("list_resumable", json!({}));
+    assert!(resumable.is_empty(), "{resumable:?}");
+
+    // A finished upload can be removed from the list.
+    app.call::<()>("remove_upload", json!({ "id": queued.id }));
+    let left: Vec<UploadProgress> = app.call("list_uploads", json!({}));
+    assert!(left.is_empty());
+}
+
+#[test]
+fn directories_empty_and_missing_files_are_refused_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = Harness::start(config(&dir.path().join("data"), "--chunk-size 65536"));
+    let empty = dir.path().join("empty.mp4");
+    std::fs::write(&empty, b"").unwrap();
+    let missing = dir.path().join("missing.mp4");
+    let good = file(dir.path(), "good.mp4", 1000);
+    let results: Vec<AddResult> = app.call(
+        "add_uploads",
+        json!({ "paths": [dir.path(), empty, missing, good] }),
+    );
+    let codes: Vec<Option<ErrorCode>> = results
+        .iter()
+        .map(|r| r.error.as_ref().map(|e| e.code))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            Some(ErrorCode::Invalid),
+            Some(ErrorCode::Invalid),
+            Some(ErrorCode::NotFound),
+            None
+        ]
+    );
+    let messages: Vec<&str> = results[..3]
+        .iter()
+        .map(|r| r.error.as_ref().unwrap().message.as_str())
+        .collect();
+    assert!(
+        messages[0].contains("is a directory; choose a video file"),
+        "{}",
+        messages[0]
+    );
+    assert!(
+        messages[1].contains("is empty (0 bytes)"),
+        "{}",
+        messages[1]
+    );
+    assert!(messages[2].contains("no such file"), "{}", messages[2]);
+    assert!(results[..3].iter().all(|r| r.upload.is_none()));
+    let queued = results[3].upload.clone().unwrap();
+    let listed: Vec<UploadProgress> = app.call("list_uploads", json!({}));
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, queued.id);
+    app.wait_state(&queued.id, UploadState::Completed, LIMIT);
+}
+
+#[test]
+fn uploads_run_one_file_at_a_time_in_the_order_added() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = Harness::start(config(
+        &dir.path().join("data"),
+        "--chunk-size 32768 --bandwidth 400000 --processing-delay 0",
+    ));
+    let paths: Vec<_> = (0..3)
+        .map(|i| file(dir.path(), &format!("part{i}.mov"), 150_000 + i * 1000))
+        .collect();
+    let results: Vec<AddResult> = app.call("add_uploads", json!({ "paths": paths }));
+    let ids: Vec<String> = results
+        .iter()
+        .map(|r| r.upload.clone().unwrap().id)
+        .collect();
+    for id in &ids {
+        app.wait_state(id, UploadState::Completed, LIMIT);
+    }
+    // From the events: never two uploads moving chunks at once, and each started after the
+    // one before it had transferred.
+    let events = app.events.lock().unwrap().clone();
+    let moving = |s: UploadState| {
+        matches!(
+            s,
+            UploadState::Starting | UploadState::Uploading | UploadState::Confirming
+        )
+    };
+    let mut last: std::collections::HashMap<String, UploadState> = Default::default();
+    let mut started = Vec::new();
+    for e in &events {
+        if e.view.state == UploadState::Starting
+            && last.get(&e.view.id) != Some(&UploadState::Starting)
+        {
+            started.push(e.view.id.clone());
+        }
+        last.insert(e.view.id.clone(), e.view.state);
+        let busy = last.values().filter(|s| moving(**s)).count();
+        assert!(busy <= 1, "two uploads ran at once: {last:?}");
+    }
+    assert_eq!(started, ids);
+    for (id, path) in ids.iter().zip(&paths) {
+        let asset = app.upload(id).asset_id.unwrap();
+        assert_eq!(app.asset_sha256(&asset), sha256(path));
+    }
+}
+
+#[test]
+fn unknown_ids_and_wrong_states_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = Harness::start(config(&dir.path().join("data"), "--processing-delay 0"));
+    let e: CommandError = app
+        .invoke::<UploadProgress>("pause_upload", json!({ "id": "upload-999" }))
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::NotFound);
+    let path = file(dir.path(), "small.mp4", 2000);
+    let u = app.add(&path);
+    app.wait_state(&u.id, UploadState::Completed, LIMIT);
+    let e = app
+        .invoke::<UploadProgress>("cancel_upload", json!({ "id": u.id }))
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::Invalid);
+    assert!(e.message.contains("it is completed"), "{}", e.message);
+    let e = app
+        .invoke::<UploadProgress>("pause_upload", json!({ "id": u.id }))
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::Invalid);
+}

@@ -1,0 +1,40 @@
+// The header: where uploads go (a sandbox badge, or the API host), the overall transfer rate,
+// and the settings button.
+
+import { byId, icon, setText, show } from "../dom.js";
+import { formatRate, hostOf } from "../format.js";
+import type { Settings } from "../types.js";
+
+export interface Header {
+  showSettings(settings: Settings): void;
+  showActivity(active: number, rate: number): void;
+}
+
+export function mountHeader(onOpenSettings: () => void): Header {
+  const sandbox = byId("sandbox-badge");
+  const remote = byId("endpoint-host");
+  const remoteText = byId("endpoint-host-text");
+  const activity = byId("activity");
+  const button = byId<HTMLButtonElement>("settings-button");
+  button.prepend(icon("settings"));
+  sandbox.prepend(icon("shield", "icon badge-icon"));
+  remote.prepend(icon("globe", "icon badge-icon"));
+  button.addEventListener("click", onOpenSettings);
+
+  return {
+    showSettings(settings) {
+      const isSandbox = settings.endpoint === "sandbox";
+      show(sandbox, isSandbox);
+      show(remote, !isSandbox);
+      setText(remoteText, hostOf(settings.baseUrl));
+      remote.title = settings.hasApiKey
+        ? `Uploading to ${settings.baseUrl} with the API key from the OS keychain`
+        : `Uploading to ${settings.baseUrl}`;
+      sandbox.title = `The embedded sandbox at ${settings.baseUrl} stores uploads on this computer`;
+    },
+    showActivity(active, rate) {
+      show(activity, active > 0);
+      setText(activity, active > 0 ? `${active} sending · ${formatRate(rate)}` : "");
+    },
+  };
+}

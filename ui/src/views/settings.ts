@@ -1,0 +1,202 @@
+// The settings dialog (`#settings`): endpoint, API key (write-only: saved to the OS keychain
+// and never shown back), parallel chunks and the default media type.
+
+import type { Backend } from "../backend.js";
+import { byId, icon, setText, show } from "../dom.js";
+import { describeError, toCommandError } from "../errors.js";
+import { hostOf } from "../format.js";
+import type { Endpoint, MediaType, Settings, SettingsInput } from "../types.js";
+
+export interface SettingsView {
+  open(): void;
+  /** Takes settings loaded elsewhere (at start), so the dialog opens with them. */
+  update(settings: Settings): void;
+}
+
+const MEDIA_TYPES: readonly MediaType[] = ["video", "audio", "image"];
+
+export function mountSettings(
+  backend: Backend,
+  initial: Settings | null,
+  onSettings: (settings: Settings) => void,
+): SettingsView {
+  const dialog = byId<HTMLDialogElement>("settings");
+  const form = byId<HTMLFormElement>("settings-form");
+  const twelvelabs = byId<HTMLInputElement>("endpoint-twelvelabs");
+  const sandbox = byId<HTMLInputElement>("endpoint-sandbox");
+  const twelvelabsHost = byId("endpoint-twelvelabs-host");
+  const endpointHint = byId("endpoint-hint");
+  const keyStatus = byId("api-key-status");
+  const keyInput = byId<HTMLInputElement>("api-key");
+  const saveKey = byId<HTMLButtonElement>("save-api-key");
+  const deleteKey = byId<HTMLButtonElement>("delete-api-key");
+  const keychainWarning = byId("keychain-warning");
+  const workers = byId<HTMLInputElement>("max-workers");
+  const workersValue = byId<HTMLOutputElement>("max-workers-value");
+  const fileType = byId<HTMLSelectElement>("file-type");
+  const message = byId("settings-message");
+  const journal = byId("settings-journal");
+  const cancel = byId<HTMLButtonElement>("settings-cancel");
+  const close = byId<HTMLButtonElement>("settings-close");
+  close.replaceChildren(icon("close"));
+  let current = initial;
+  let edited = false;
+
+  function say(text: string, isError = false): void {
+    message.classList.toggle("error", isError);
+    message.setAttribute("role", isError ? "alert" : "status");
+    setText(message, text);
+  }
+
+  function sayError(error: unknown): void {
+    const text = describeError(toCommandError(error));
+    say(`${text.title}: ${text.detail}`, true);
+  }
+
+  /** Shows the key state and what it allows, without touching fields the user is editing. */
+  function showKeyState(settings: Settings): void {
+    setText(
+      keyStatus,
+      !settings.hasApiKey
+        ? "No API key is stored."
+        : settings.keychainAvailable
+          ? "An API key is stored in the OS keychain."
+          : "An API key is in use.",
+    );
+    keyStatus.classList.toggle("ok", settings.hasApiKey);
+    deleteKey.disabled = !settings.hasApiKey;
+    show(keychainWarning, !settings.keychainAvailable);
+    keyInput.disabled = !settings.keychainAvailable;
+    saveKey.disabled = !settings.keychainAvailable || keyInput.value.trim().length === 0;
+    twelvelabs.disabled = !settings.hasApiKey;
+    setText(
+      endpointHint,
+      settings.hasApiKey
+        ? "Uploads go to the endpoint chosen here."
+        : "Save an API key below to upload to TwelveLabs. Until then the local sandbox is used.",
+    );
+    if (!settings.hasApiKey) sandbox.checked = true;
+  }
+
+  function fill(settings: Settings): void {
+    current = settings;
+    twelvelabs.checked = settings.endpoint === "twelvelabs";
+    sandbox.checked = settings.endpoint === "sandbox";
+    setText(twelvelabsHost, settings.endpoint === "twelvelabs" ? hostOf(settings.baseUrl) : "api.twelvelabs.io");
+    workers.value = String(settings.maxWorkers);
+    workersValue.value = String(settings.maxWorkers);
+    fileType.value = settings.fileType;
+    keyInput.value = "";
+    setText(journal, `Upload journal: ${settings.journalPath}`);
+    showKeyState(settings);
+  }
+
+  function input(): SettingsInput {
+    const endpoint: Endpoint = twelvelabs.checked ? "twelvelabs" : "sandbox";
+    const max = Math.min(16, Math.max(1, Math.round(Number(workers.value) || 1)));
+    const type = MEDIA_TYPES.find((t) => t === fileType.value) ?? "video";
+    return { endpoint, maxWorkers: max, fileType: type };
+  }
+
+  function busy(on: boolean): void {
+    for (const element of form.querySelectorAll<HTMLButtonElement | HTMLInputElement>("button, input, select")) {
+      if (on) {
+        element.dataset["wasDisabled"] = String(element.disabled);
+        element.disabled = true;
+      } else {
+        element.disabled = element.dataset["wasDisabled"] === "true";
+      }
+    }
+  }
+
+  async function run(action: () => Promise<Settings>, done: string): Promise<boolean> {
+    busy(true);
+    try {
+      const settings = await action();
+      busy(false);
+      fill(settings);
+      onSettings(settings);
+      say(done);
+      return true;
+    } catch (error) {
+      busy(false);
+      if (current !== null) showKeyState(current);
+      sayError(error);
+      return false;
+    }
+  }
+
+  form.addEventListener("input", () => {
+    edited = true;
+  });
+  workers.addEventListener("input", () => {
+    workersValue.value = workers.value;
+  });
+  keyInput.addEventListener("input", () => {
+    saveKey.disabled = keyInput.value.trim().length === 0 || current?.keychainAvailable === false;
+  });
+  keyInput.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") {
+      event.preventDefault();
+      if (!saveKey.disabled) saveKey.click();
+    }
+  });
+  saveKey.addEventListener("click", () => {
+    const key = keyInput.value.trim();
+    if (key.length === 0) return;
+    keyInput.value = "";
+    void run(() => backend.saveApiKey(key), "API key saved in the OS keychain.");
+  });
+  deleteKey.addEventListener("click", () => {
+    void run(() => backend.deleteApiKey(), "API key deleted from the OS keychain.");
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    void run(() => backend.setSettings(input()), "Settings saved.").then((ok) => {
+      if (ok) dialog.close();
+    });
+  });
+  cancel.addEventListener("click", () => dialog.close());
+  close.addEventListener("click", () => dialog.close());
+  dialog.addEventListener("close", () => {
+    keyInput.value = "";
+    say("");
+  });
+  // A click on the backdrop (outside the dialog's box) closes it, like Escape.
+  dialog.addEventListener("click", (event) => {
+    if (event.target !== dialog) return;
+    const box = dialog.getBoundingClientRect();
+    const inside =
+      event.clientX >= box.left && event.clientX <= box.right && event.clientY >= box.top && event.clientY <= box.bottom;
+    if (!inside) dialog.close();
+  });
+
+  if (initial !== null) fill(initial);
+
+  return {
+    update(settings) {
+      if (!dialog.open) fill(settings);
+      else current = settings;
+    },
+    open() {
+      say("");
+      edited = false;
+      if (current !== null) fill(current);
+      if (!dialog.open) dialog.showModal();
+      (twelvelabs.checked ? twelvelabs : sandbox).focus();
+      // Fresh values (the key may have been changed by another window or the CLI).
+      backend
+        .getSettings()
+        .then((settings) => {
+          if (edited) {
+            current = settings;
+            showKeyState(settings);
+          } else {
+            fill(settings);
+          }
+          onSettings(settings);
+        })
+        .catch(sayError);
+    },
+  };
+}
