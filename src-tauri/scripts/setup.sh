@@ -44,3 +44,9 @@ for tool in cargo rustc; do
   command -v "$tool" >/dev/null || { echo "setup: $tool is missing; install Rust from rustup.rs" >&2; exit 1; }
 done
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy
+
+# The WebDriver bridge the end-to-end tests drive the app window through (Tauri 2's).
+if ! command -v tauri-driver >/dev/null; then
+  echo "setup: installing tauri-driver" >&2
+  cargo install tauri-driver --version '^2' --locked
+fi
