@@ -116,27 +116,8 @@ mod tests {
 
     fn view() -> ipc::UploadProgress {
         ipc::UploadProgress {
-            id: "u1".into(),
-            path: "/v/a.mp4".into(),
-            file_name: "a.mp4".into(),
             state: UploadState::Starting,
-            upload_id: None,
-            asset_id: None,
-            asset_url: None,
-            total_bytes: 0,
-            bytes_sent: 0,
-            bytes_acknowledged: 0,
-            percentage: 0.0,
-            bytes_per_second: 0.0,
-            eta_seconds: None,
-            total_chunks: 0,
-            completed_chunks: 0,
-            chunks: String::new(),
-            in_flight: Vec::new(),
-            retries: 0,
-            urls_refreshed: 0,
-            error: None,
-            added_at: 0,
+            ..ipc::UploadProgress::queued("u1".into(), "/v/a.mp4", 0, None, 0)
         }
     }
 

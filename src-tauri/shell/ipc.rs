@@ -171,6 +171,44 @@ pub struct UploadProgress {
     pub added_at: u64,
 }
 
+impl UploadProgress {
+    /// A just-queued upload of `path`: nothing sent, no chunks known yet.
+    pub fn queued(
+        id: String,
+        path: &str,
+        total_bytes: u64,
+        upload_id: Option<String>,
+        added_at: u64,
+    ) -> Self {
+        let file_name = std::path::Path::new(path)
+            .file_name()
+            .map_or_else(|| path.to_owned(), |n| n.to_string_lossy().into_owned());
+        Self {
+            id,
+            path: path.to_owned(),
+            file_name,
+            state: UploadState::Queued,
+            upload_id,
+            asset_id: None,
+            asset_url: None,
+            total_bytes,
+            bytes_sent: 0,
+            bytes_acknowledged: 0,
+            percentage: 0.0,
+            bytes_per_second: 0.0,
+            eta_seconds: None,
+            total_chunks: 0,
+            completed_chunks: 0,
+            chunks: String::new(),
+            in_flight: Vec::new(),
+            retries: 0,
+            urls_refreshed: 0,
+            error: None,
+            added_at,
+        }
+    }
+}
+
 /// The outcome of adding one path.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]

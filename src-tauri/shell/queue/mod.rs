@@ -137,36 +137,17 @@ impl Queue {
     /// Queues an upload of `path`, publishes it and wakes the runner.
     pub(crate) fn push(&self, path: &str, total_bytes: u64, job: Job) -> UploadProgress {
         let n = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let file_name = std::path::Path::new(path)
-            .file_name()
-            .map_or_else(|| path.to_owned(), |n| n.to_string_lossy().into_owned());
         let upload_id = match &job {
             Job::New => None,
             Job::Journal { upload_id, .. } | Job::Server { upload_id } => Some(upload_id.clone()),
         };
-        let view = UploadProgress {
-            id: format!("upload-{n}"),
-            path: path.to_owned(),
-            file_name,
-            state: UploadState::Queued,
-            upload_id,
-            asset_id: None,
-            asset_url: None,
+        let view = UploadProgress::queued(
+            format!("upload-{n}"),
+            path,
             total_bytes,
-            bytes_sent: 0,
-            bytes_acknowledged: 0,
-            percentage: 0.0,
-            bytes_per_second: 0.0,
-            eta_seconds: None,
-            total_chunks: 0,
-            completed_chunks: 0,
-            chunks: String::new(),
-            in_flight: Vec::new(),
-            retries: 0,
-            urls_refreshed: 0,
-            error: None,
-            added_at: now_ms(),
-        };
+            upload_id,
+            now_ms(),
+        );
         {
             let mut entries = self.lock();
             entries.push(Entry {
