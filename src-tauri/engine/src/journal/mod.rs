@@ -201,27 +201,49 @@ impl Journal {
                 source,
             })?;
         }
-        let db = |source| JournalError::Database {
-            path: path.clone(),
-            source,
+        // Opening a journal that another process is creating or migrating at the same
+        // moment can meet SQLITE_BUSY in places where SQLite does not wait on its own (a
+        // lock upgrade to switch to WAL); such an open is simply tried again, briefly.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let conn = loop {
+            match Self::connect(&path) {
+                Err(JournalError::Database {
+                    source: rusqlite::Error::SqliteFailure(e, _),
+                    ..
+                }) if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => break other?,
+            }
         };
-        let mut conn = Connection::open(&path).map_err(db)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(db)?;
-        // Read before anything writes: a journal from a newer version is left byte for byte.
-        schema::refuse_newer(&conn, &path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(db)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(db)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
-        schema::migrate(&mut conn, &path)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
                 conn: Mutex::new(conn),
             }),
         })
+    }
+
+    /// One attempt at opening and migrating the journal at `path`.
+    fn connect(path: &Path) -> Result<Connection, JournalError> {
+        let db = |source| JournalError::Database {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(db)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(db)?;
+        // Read before anything writes: a journal from a newer version is left byte for byte.
+        schema::refuse_newer(&conn, path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(db)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
+        schema::migrate(&mut conn, path)?;
+        Ok(conn)
     }
 
     /// The journal file.
