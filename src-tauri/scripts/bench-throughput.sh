@@ -21,6 +21,7 @@ mkdir -p "$bench"
 bench_build
 bench_data
 start_sandbox throughput
+base="$origin/v1.3"
 
 now() { date +%s.%N; }
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.1f", b / s / 1e6 }'; }
