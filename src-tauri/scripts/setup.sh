@@ -14,6 +14,9 @@ packages=(
   # screenshots, and a Secret Service keychain on a private D-Bus session.
   xvfb xauth x11-utils webkit2gtk-driver dbus dbus-x11 xdotool imagemagick
   python3-gi gir1.2-gtk-3.0 gnome-keyring libsecret-tools
+  # Packaging: the .rpm's metadata is read back with rpm, the .desktop file is validated,
+  # and the workflows' shell steps are linted by shellcheck.
+  rpm desktop-file-utils shellcheck
 )
 
 missing=()

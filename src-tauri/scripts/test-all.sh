@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and test of TL Uploader, installing what it needs first.
 #   bash src-tauri/scripts/test-all.sh
+# The last step builds the release packages, installs the .deb with apt and tests the
+# installed app (bundle-smoke.sh, about 5 minutes); TL_SKIP_BUNDLES=1 leaves it out for a
+# quicker local loop. .ci/run always runs it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -14,6 +17,9 @@ npm ci --prefix ui --no-audit --no-fund
 npm --prefix ui run check
 npm --prefix ui run build
 npm --prefix ui test
+
+step "GitHub workflows (actionlint + shellcheck, and the release matrix)"
+bash src-tauri/scripts/check-workflows.sh
 
 step "formatting (cargo fmt --check)"
 cargo fmt --all --check
@@ -52,3 +58,10 @@ xvfb-run -a cargo test -p tl-uploader-e2e -- --nocapture
 
 step "benchmark: peak memory of tlup upload"
 bash src-tauri/scripts/bench-memory.sh
+
+if [ "${TL_SKIP_BUNDLES:-0}" = "1" ]; then
+  step "bundles: SKIPPED (TL_SKIP_BUNDLES=1); the suite is not complete"
+else
+  step "bundles: build the deb and rpm, install the deb, test the installed app, remove it"
+  bash src-tauri/scripts/bundle-smoke.sh
+fi

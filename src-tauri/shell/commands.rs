@@ -6,7 +6,7 @@
 //! that touch the disk, the network or the keychain are async, so they run on the async
 //! runtime instead of the window's main thread.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use tauri::{AppHandle, Runtime, State};
 
@@ -14,7 +14,6 @@ use crate::forward;
 use crate::ipc::{
     AddResult, CommandError, ErrorCode, ResumableSession, Settings, SettingsInput, UploadProgress,
 };
-use crate::queue::Job;
 use crate::sessions;
 use crate::state::AppState;
 
@@ -25,19 +24,14 @@ pub async fn add_uploads(
     state: State<'_, AppState>,
     paths: Vec<String>,
 ) -> Result<Vec<AddResult>, CommandError> {
-    let mut results = Vec::with_capacity(paths.len());
-    for path in paths {
-        let (upload, error) = match sessions::check_file(Path::new(&path)).await {
-            Ok(size) => (Some(state.queue.push(&path, size, Job::New)), None),
-            Err(e) => (None, Some(e)),
-        };
-        results.push(AddResult {
-            path,
-            upload,
-            error,
-        });
-    }
-    Ok(results)
+    Ok(sessions::add_paths(&state, paths).await)
+}
+
+/// Hands over, once, the files given on the command line (or by a second launch) that
+/// could not be queued, so the UI can say why; `files://opened` announces new ones.
+#[tauri::command]
+pub fn take_refused_files(state: State<'_, AppState>) -> Vec<AddResult> {
+    state.take_refused()
 }
 
 /// Pauses an upload: chunks in flight finish, no new one starts.
@@ -176,4 +170,12 @@ async fn blocking<T: Send + 'static>(
             format!("the keychain call stopped: {e}"),
         )
     })?
+}
+
+/// Quits the app (Ctrl+Q), the way closing the window does: the window's size and place are
+/// saved, and unfinished uploads stay resumable from the journal.
+#[tauri::command]
+pub fn quit<R: Runtime>(app: AppHandle<R>) {
+    log::info!("quit from the window");
+    app.exit(0);
 }

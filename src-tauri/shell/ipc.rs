@@ -17,6 +17,10 @@ pub const UPLOAD_PROGRESS_EVENT: &str = "upload://progress";
 /// The event that says the list of resumable sessions may have changed (payload: null).
 pub const SESSIONS_CHANGED_EVENT: &str = "sessions://changed";
 
+/// The event that says files given on the command line or by a second launch were refused
+/// (payload: null); the UI fetches them with `take_refused_files`.
+pub const FILES_REFUSED_EVENT: &str = "files://refused";
+
 /// The event names, for the UI (generated as a TS type so a typo fails the type check).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, TS)]
 #[ts(export)]
@@ -27,6 +31,9 @@ pub enum EventName {
     /// [`SESSIONS_CHANGED_EVENT`].
     #[serde(rename = "sessions://changed")]
     SessionsChanged,
+    /// [`FILES_REFUSED_EVENT`].
+    #[serde(rename = "files://refused")]
+    FilesRefused,
 }
 
 /// Where an upload in the app's queue is.
@@ -324,6 +331,8 @@ pub struct Settings {
     pub base_url: String,
     /// Where the journal lives.
     pub journal_path: String,
+    /// Where the log files are written.
+    pub log_dir: String,
     /// Whether the keychain can be used on this system.
     pub keychain_available: bool,
 }

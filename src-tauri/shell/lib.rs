@@ -13,13 +13,17 @@
 //! - [`convert`]: engine types to IPC types.
 //! - [`settings`]: `settings.json`. [`keychain`]: the API key in the OS keychain.
 //! - `sandbox`: the embedded local sandbox. `error`: engine errors to [`ipc::CommandError`].
+//! - [`desktop`]: single instance, window state and the log file, for the real app only.
+//! - [`opened`]: files from the command line, a second launch, or macOS's Open With.
 
 mod commands;
 pub mod convert;
+pub mod desktop;
 mod error;
 mod forward;
 pub mod ipc;
 pub mod keychain;
+pub mod opened;
 mod queue;
 mod sandbox;
 mod sessions;
@@ -31,14 +35,23 @@ use tauri::{Manager, Runtime};
 use ipc::{CommandError, ErrorCode};
 
 pub use keychain::Keychain;
-pub use state::{AppState, Config, Remote};
+pub use state::{AppState, Config, Dirs, Remote};
 
-/// Builds the app on any Tauri runtime: the plugins and commands of [`register`], and in
-/// setup (where the app's directories are known) [`start`] with the configuration of the
-/// environment (see [`state`]).
+/// Builds the real app: the [`desktop`] plugins, the plugins and commands of [`register`],
+/// and in setup (where the app's directories are known) [`start`] with the configuration of
+/// the environment (see [`state`]), then the files named on the command line.
 pub fn app<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
-    register(builder).setup(|app| {
-        start(app.handle(), Config::from_env())?;
+    let config = Config::from_env();
+    register(desktop::plugins(builder, &config)).setup(move |app| {
+        log::info!(
+            "TL Uploader {} starting (pid {})",
+            app.package_info().version,
+            std::process::id()
+        );
+        let log_dir = desktop::log_dir(&config);
+        start(app.handle(), config, log_dir)?;
+        let cwd = std::env::current_dir().unwrap_or_default();
+        opened::open(app.handle(), opened::file_args(std::env::args(), &cwd));
         Ok(())
     })
 }
@@ -57,20 +70,27 @@ pub fn register<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             commands::list_resumable,
             commands::list_uploads,
             commands::pause_upload,
+            commands::quit,
             commands::remove_upload,
             commands::resume_session,
             commands::resume_upload,
             commands::save_api_key,
             commands::set_settings,
+            commands::take_refused_files,
         ])
 }
 
 /// Makes the [`AppState`] from `config`, hands it to Tauri and starts the queue's task.
+/// `log_dir` is where the logger writes, when not Tauri's `app_log_dir`.
 ///
 /// # Errors
 ///
 /// The platform's directories cannot be found, or the config's server URL is not a URL.
-pub fn start<R: Runtime>(app: &tauri::AppHandle<R>, config: Config) -> Result<(), CommandError> {
+pub fn start<R: Runtime>(
+    app: &tauri::AppHandle<R>,
+    config: Config,
+    log_dir: Option<std::path::PathBuf>,
+) -> Result<(), CommandError> {
     let platform_dirs = || {
         let path = app.path();
         let dir = |found: tauri::Result<std::path::PathBuf>| {
@@ -81,7 +101,14 @@ pub fn start<R: Runtime>(app: &tauri::AppHandle<R>, config: Config) -> Result<()
                 )
             })
         };
-        Ok((dir(path.app_data_dir())?, dir(path.app_cache_dir())?))
+        Ok(Dirs {
+            data: dir(path.app_data_dir())?,
+            cache: dir(path.app_cache_dir())?,
+            logs: match log_dir {
+                Some(logs) => logs,
+                None => dir(path.app_log_dir())?,
+            },
+        })
     };
     let state = AppState::open(config, platform_dirs)?;
     let handle = app.clone();
@@ -104,11 +131,23 @@ pub fn run() {
     app(tauri::Builder::default())
         .build(tauri::generate_context!())
         .expect("the TL Uploader window could not be started")
-        .run(|handle, event| {
-            if let tauri::RunEvent::Exit = event
-                && let Some(state) = handle.try_state::<AppState>()
-            {
-                state.shutdown();
+        .run(|handle, event| match event {
+            tauri::RunEvent::Exit => {
+                if let Some(state) = handle.try_state::<AppState>() {
+                    state.shutdown();
+                }
+                log::info!("TL Uploader exits");
             }
+            // The Finder's Open With (and a file dropped on the Dock icon) comes as an event.
+            #[cfg(target_os = "macos")]
+            tauri::RunEvent::Opened { urls } => {
+                let paths = urls
+                    .iter()
+                    .filter_map(|url| url.to_file_path().ok())
+                    .map(|path| path.to_string_lossy().into_owned())
+                    .collect();
+                opened::open(handle, paths);
+            }
+            _ => {}
         });
 }

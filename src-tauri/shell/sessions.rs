@@ -7,9 +7,30 @@ use tl_upload::journal::SessionRecord;
 use tl_upload::{SessionState, UploadError};
 
 use crate::convert;
-use crate::ipc::{CommandError, ErrorCode, ResumableSession, UploadProgress};
+use crate::ipc::{AddResult, CommandError, ErrorCode, ResumableSession, UploadProgress};
 use crate::queue::Job;
 use crate::state::AppState;
+
+/// Queues an upload per acceptable path, in order; a refused path (a directory, an empty,
+/// missing or unreadable file) carries its error instead.
+pub(crate) async fn add_paths(state: &AppState, paths: Vec<String>) -> Vec<AddResult> {
+    let mut results = Vec::with_capacity(paths.len());
+    for path in paths {
+        let (upload, error) = match check_file(Path::new(&path)).await {
+            Ok(size) => (Some(state.queue.push(&path, size, Job::New)), None),
+            Err(e) => {
+                log::info!("refused {path}: {}", e.message);
+                (None, Some(e))
+            }
+        };
+        results.push(AddResult {
+            path,
+            upload,
+            error,
+        });
+    }
+    results
+}
 
 /// Checks that `path` is a readable, non-empty file, and returns its size. The engine checks
 /// again when the upload starts; checking here lets the UI say at once what is wrong.

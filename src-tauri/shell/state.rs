@@ -10,8 +10,10 @@
 //! Read once at startup by [`Config::from_env`], for tests and power users:
 //!
 //! - `TL_UPLOADER_DATA_DIR`: where `settings.json` and `journal.sqlite3` live (and the
-//!   embedded sandbox's chunks, under `cache/`). Default: the platform's app data directory
-//!   (`~/.local/share/io.tluploader.desktop` on Linux) and app cache directory.
+//!   embedded sandbox's chunks under `cache/`, the logs under `logs/`, the window's size
+//!   and place in `window-state.json`). It also makes a separate single instance, so apps
+//!   with different data directories run side by side. Default: each platform's own
+//!   directories (see [`Dirs`]).
 //! - `TWELVELABS_API_KEY` + `TWELVELABS_BASE_URL`: when both are set, the TwelveLabs endpoint
 //!   is that server with that key, instead of the keychain's key and the public API; without
 //!   a keychain key the app then starts on that endpoint. End-to-end tests use it to point
@@ -28,7 +30,7 @@ use std::time::Duration;
 
 use tl_upload::{DEFAULT_BASE_URL, Journal, MultipartUploadClient};
 
-use crate::ipc::{CommandError, Endpoint, Settings, SettingsInput};
+use crate::ipc::{AddResult, CommandError, Endpoint, Settings, SettingsInput};
 use crate::keychain::Keychain;
 use crate::queue::Queue;
 use crate::sandbox::{self, EmbeddedSandbox};
@@ -39,6 +41,39 @@ pub const JOURNAL_FILE: &str = "journal.sqlite3";
 
 /// How long startup waits for the keychain before going on without the key.
 const KEYCHAIN_STARTUP_LIMIT: Duration = Duration::from_secs(5);
+
+/// Where the app keeps its files.
+///
+/// | | Linux | macOS | Windows |
+/// |---|---|---|---|
+/// | data | `~/.local/share/ID` | `~/Library/Application Support/ID` | `%APPDATA%\ID` |
+/// | cache | `~/.cache/ID` | `~/Library/Caches/ID` | `%LOCALAPPDATA%\ID` |
+/// | logs | `~/.local/state/ID/logs` | `~/Library/Logs/ID` | `%LOCALAPPDATA%\ID\logs` |
+///
+/// `ID` is the app identifier, `io.tluploader.desktop`; the XDG variables
+/// (`XDG_DATA_HOME`, `XDG_CACHE_HOME`, `XDG_STATE_HOME`) move the Linux ones. The window's
+/// size and place are kept in the config directory (`~/.config/ID` on Linux, the data
+/// directory elsewhere).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dirs {
+    /// Settings and the journal.
+    pub data: PathBuf,
+    /// The embedded sandbox's chunks.
+    pub cache: PathBuf,
+    /// The log files.
+    pub logs: PathBuf,
+}
+
+impl Dirs {
+    /// Everything under one directory: what `TL_UPLOADER_DATA_DIR` asks for.
+    pub fn under(dir: &Path) -> Self {
+        Self {
+            data: dir.to_path_buf(),
+            cache: dir.join("cache"),
+            logs: dir.join("logs"),
+        }
+    }
+}
 
 /// How the app is set up; [`Config::from_env`] for the real app, literals in tests.
 #[derive(Debug, Clone)]
@@ -107,6 +142,7 @@ impl Config {
 pub struct AppState {
     data_dir: PathBuf,
     cache_dir: PathBuf,
+    log_dir: PathBuf,
     keychain: Keychain,
     sandbox_args: Vec<String>,
     /// The TwelveLabs base URL for the keychain's key.
@@ -124,6 +160,8 @@ pub struct AppState {
     keychain_available: AtomicBool,
     /// The uploads.
     pub(crate) queue: Queue,
+    /// Files given on the command line that could not be queued, until the UI takes them.
+    refused: Mutex<Vec<AddResult>>,
 }
 
 #[derive(Debug)]
@@ -137,8 +175,8 @@ struct Conn {
 
 impl AppState {
     /// Opens the settings and the journal in the data directory and reads the key from the
-    /// keychain. `platform_dirs` gives the platform's data and cache directories, asked for
-    /// only when the config names no data directory.
+    /// keychain. `platform_dirs` gives the platform's directories, asked for only when the
+    /// config names no data directory.
     ///
     /// # Errors
     ///
@@ -147,12 +185,13 @@ impl AppState {
     /// without it and listing sessions reports why.
     pub fn open(
         config: Config,
-        platform_dirs: impl FnOnce() -> Result<(PathBuf, PathBuf), CommandError>,
+        platform_dirs: impl FnOnce() -> Result<Dirs, CommandError>,
     ) -> Result<Self, CommandError> {
-        let (data_dir, cache_dir) = match config.data_dir {
-            Some(dir) => (dir.clone(), dir.join("cache")),
+        let dirs = match &config.data_dir {
+            Some(dir) => Dirs::under(dir),
             None => platform_dirs()?,
         };
+        let (data_dir, cache_dir, log_dir) = (dirs.data, dirs.cache, dirs.logs);
         let settings = StoredSettings::load(&data_dir.join(SETTINGS_FILE));
         let journal = Journal::open(data_dir.join(JOURNAL_FILE)).map_err(CommandError::from);
         let base_url = config
@@ -174,11 +213,12 @@ impl AppState {
             }
             Ok(None) => {}
             // The message names the keychain's trouble, never the key.
-            Err(e) => eprintln!("tl-uploader: {}", e.message),
+            Err(e) => log::warn!("the keychain cannot be read: {}", e.message),
         }
         Ok(Self {
             data_dir,
             cache_dir,
+            log_dir,
             keychain: config.keychain,
             sandbox_args: config.sandbox_args,
             base_url,
@@ -192,12 +232,24 @@ impl AppState {
             sandbox: Mutex::new(None),
             keychain_available: AtomicBool::new(probe.available),
             queue: Queue::default(),
+            refused: Mutex::new(Vec::new()),
         })
     }
 
     fn conn(&self) -> MutexGuard<'_, Conn> {
         // The guarded data is plain values, consistent after any panic.
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Keeps the refused ones of `results` for the UI (see [`Self::take_refused`]).
+    pub(crate) fn keep_refused(&self, results: &[AddResult]) {
+        let mut refused = self.refused.lock().unwrap_or_else(PoisonError::into_inner);
+        refused.extend(results.iter().filter(|r| r.error.is_some()).cloned());
+    }
+
+    /// The refused files kept since the last call, oldest first.
+    pub fn take_refused(&self) -> Vec<AddResult> {
+        std::mem::take(&mut *self.refused.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// The data directory.
@@ -266,6 +318,7 @@ impl AppState {
                 .join(JOURNAL_FILE)
                 .to_string_lossy()
                 .into_owned(),
+            log_dir: self.log_dir.to_string_lossy().into_owned(),
             keychain_available: self.keychain_available.load(Ordering::Relaxed),
         })
     }

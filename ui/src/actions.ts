@@ -6,7 +6,7 @@ import { toCommandError } from "./errors.js";
 import { baseName } from "./format.js";
 import { resumeMode } from "./sessions-model.js";
 import type { UploadStore } from "./state.js";
-import type { CommandError, ResumableSession, UploadProgress } from "./types.js";
+import type { AddResult, CommandError, ResumableSession, UploadProgress } from "./types.js";
 
 /** Where failures go (the banners, in the app). */
 export interface Reporter {
@@ -25,20 +25,38 @@ export async function addPaths(
   paths: readonly string[],
 ): Promise<number> {
   if (paths.length === 0) return 0;
-  let added = 0;
   try {
-    const results = await backend.addUploads([...paths]);
-    for (const result of results) {
-      if (result.upload !== null) {
-        store.seed(result.upload);
-        added += 1;
-      }
-      if (result.error !== null) report.error(result.error, baseName(result.path));
+    return showAdded(store, report, await backend.addUploads([...paths]));
+  } catch (error) {
+    report.error(toCommandError(error));
+    return 0;
+  }
+}
+
+/** Shows what adding files gave: the queued uploads, and a banner per refused file. */
+export function showAdded(store: UploadStore, report: Reporter, results: readonly AddResult[]): number {
+  let added = 0;
+  for (const result of results) {
+    if (result.upload !== null) {
+      store.seed(result.upload);
+      added += 1;
     }
+    if (result.error !== null) report.error(result.error, baseName(result.path));
+  }
+  return added;
+}
+
+/**
+ * Shows the files the app was asked to open from outside (its command line, a second
+ * launch) that it could not queue. Each is handed over once, so calling this on every
+ * `files://refused` and once at start shows each exactly once.
+ */
+export async function showRefusedFiles(backend: Backend, store: UploadStore, report: Reporter): Promise<void> {
+  try {
+    showAdded(store, report, await backend.takeRefusedFiles());
   } catch (error) {
     report.error(toCommandError(error));
   }
-  return added;
 }
 
 /** Applies a progress event; a fresh failure is reported once, with the file's name. */
@@ -69,4 +87,18 @@ export async function resumeSession(
   } catch (error) {
     throw toCommandError(error);
   }
+}
+
+/** The keys of a key press that shortcuts look at (a KeyboardEvent has them all). */
+export interface KeyPress {
+  key: string;
+  ctrlKey: boolean;
+  metaKey: boolean;
+  altKey: boolean;
+  shiftKey: boolean;
+}
+
+/** Ctrl+Q, the desktop's Quit (macOS's Cmd+Q is the app menu's own). */
+export function isQuitShortcut(press: KeyPress): boolean {
+  return press.ctrlKey && !press.metaKey && !press.altKey && !press.shiftKey && press.key.toLowerCase() === "q";
 }

@@ -43,12 +43,23 @@ export interface Backend {
   saveApiKey(key: string): Promise<Settings>;
   deleteApiKey(): Promise<Settings>;
 
+  /**
+   * Files from the command line or a second launch that could not be queued, each handed
+   * over once (the queued ones arrive as progress events).
+   */
+  takeRefusedFiles(): Promise<AddResult[]>;
+
   /** Progress of any upload (about 10 per second each, and every state change). */
   onProgress(listener: (progress: UploadProgress) => void): Promise<Unlisten>;
   /** The list of incomplete sessions may have changed. */
   onSessionsChanged(listener: () => void): Promise<Unlisten>;
+  /** Files opened from outside were refused; take them with takeRefusedFiles. */
+  onFilesRefused(listener: () => void): Promise<Unlisten>;
   /** OS file drags over the window. */
   onDragDrop(listener: (event: DragDrop) => void): Promise<Unlisten>;
+
+  /** Quits the app; unfinished uploads stay resumable. */
+  quit(): Promise<void>;
 
   /** The native file picker; the chosen paths, or [] when cancelled. */
   pickFiles(): Promise<string[]>;

@@ -53,6 +53,7 @@ const VIDEO_EXTENSIONS = [
 
 const PROGRESS: EventName = "upload://progress";
 const SESSIONS_CHANGED: EventName = "sessions://changed";
+const FILES_REFUSED: EventName = "files://refused";
 
 function tauri(): TauriGlobal {
   const api = window.__TAURI__;
@@ -113,6 +114,8 @@ export function tauriBackend(): Backend {
     setSettings: (settings: SettingsInput) => call<Settings>("set_settings", { settings }),
     saveApiKey: (key) => call<Settings>("save_api_key", { key }),
     deleteApiKey: () => call<Settings>("delete_api_key"),
+    takeRefusedFiles: () => call<AddResult[]>("take_refused_files"),
+    quit: () => call<void>("quit"),
 
     onProgress: (listener) =>
       guarded(() =>
@@ -120,6 +123,8 @@ export function tauriBackend(): Backend {
       ),
     onSessionsChanged: (listener) =>
       guarded(() => tauri().event.listen<null>(SESSIONS_CHANGED, () => listener())),
+    onFilesRefused: (listener) =>
+      guarded(() => tauri().event.listen<null>(FILES_REFUSED, () => listener())),
     onDragDrop: (listener) =>
       guarded(() => tauri()
         .webview.getCurrentWebview()

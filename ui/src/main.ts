@@ -1,6 +1,6 @@
 // Bootstrap: create the backend, the store and the views, wire events, load the first state.
 
-import { addPaths, applyProgress } from "./actions.js";
+import { addPaths, applyProgress, isQuitShortcut, showRefusedFiles } from "./actions.js";
 import type { Backend } from "./backend.js";
 import { toCommandError } from "./errors.js";
 import { tauriBackend } from "./ipc.js";
@@ -60,10 +60,19 @@ export async function start(backend: Backend): Promise<void> {
     sessions.hideQueued(inQueue);
   });
 
+  document.addEventListener("keydown", (event) => {
+    if (!isQuitShortcut(event)) return;
+    event.preventDefault();
+    backend.quit().catch(onError);
+  });
+
   // Progress first, so no event is missed between the first list and the subscription.
   await backend
     .onProgress((progress) => applyProgress(store, banners, progress))
     .catch(onError);
+  // Files refused from the command line: any kept before the page listened, then each new lot.
+  await backend.onFilesRefused(() => void showRefusedFiles(backend, store, banners)).catch(onError);
+  void showRefusedFiles(backend, store, banners);
 
   const [settings, uploads, resumable] = await Promise.allSettled([
     backend.getSettings(),

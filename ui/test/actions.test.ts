@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { addPaths, applyProgress, resumeSession } from "../src/actions.js";
+import { addPaths, applyProgress, isQuitShortcut, resumeSession, showRefusedFiles } from "../src/actions.js";
 import { UploadStore } from "../src/state.js";
 import type { CommandError } from "../src/types.js";
 import { FakeBackend, progress, session } from "./fixtures.js";
@@ -52,6 +52,41 @@ test("no paths, no call", async () => {
   assert.equal(backend.callsTo("addUploads").length, 0);
 });
 
+test("files refused on the command line are each shown once, by name", async () => {
+  const backend = new FakeBackend();
+  backend.refused = [
+    { path: "/home/me/some-folder", upload: null, error: { code: "invalid", message: "It is a directory." } },
+    { path: "/home/me/gone.mp4", upload: null, error: { code: "notFound", message: "No such file." } },
+  ];
+  const store = new UploadStore();
+  const report = reporter();
+  await showRefusedFiles(backend, store, report);
+  // A second event (or the start-up call racing the event) finds nothing new.
+  await showRefusedFiles(backend, store, report);
+  assert.deepEqual(
+    report.errors.map((e) => [e.subject, e.error.code]),
+    [
+      ["some-folder", "invalid"],
+      ["gone.mp4", "notFound"],
+    ],
+  );
+  assert.equal(backend.callsTo("takeRefusedFiles").length, 2);
+  assert.equal(store.size, 0);
+});
+
+test("a failure to fetch refused files is itself reported", async () => {
+  const backend = new FakeBackend();
+  backend.takeRefusedFiles = async () => {
+    throw { code: "internal", message: "the app is shutting down" };
+  };
+  const report = reporter();
+  await showRefusedFiles(backend, new UploadStore(), report);
+  assert.deepEqual(
+    report.errors.map((e) => e.error.code),
+    ["internal"],
+  );
+});
+
 test("a progress event that fails reports the file by name, once", () => {
   const store = new UploadStore();
   const report = reporter();
@@ -92,4 +127,22 @@ test("a refused resume rejects with a CommandError", async () => {
     assert.deepEqual(error, { code: "internal", message: "session is gone" });
     return true;
   });
+});
+
+test("Ctrl+Q quits and nothing else does", () => {
+  const press = (key: string, mods: Partial<Record<"ctrlKey" | "metaKey" | "altKey" | "shiftKey", boolean>> = {}) => ({
+    key,
+    ctrlKey: false,
+    metaKey: false,
+    altKey: false,
+    shiftKey: false,
+    ...mods,
+  });
+  assert.equal(isQuitShortcut(press("q", { ctrlKey: true })), true);
+  assert.equal(isQuitShortcut(press("Q", { ctrlKey: true })), true);
+  assert.equal(isQuitShortcut(press("q")), false);
+  assert.equal(isQuitShortcut(press("q", { ctrlKey: true, shiftKey: true })), false);
+  assert.equal(isQuitShortcut(press("q", { ctrlKey: true, altKey: true })), false);
+  assert.equal(isQuitShortcut(press("q", { metaKey: true })), false);
+  assert.equal(isQuitShortcut(press("w", { ctrlKey: true })), false);
 });

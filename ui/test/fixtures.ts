@@ -62,6 +62,7 @@ export const SETTINGS: Settings = {
   fileType: "video",
   baseUrl: "http://127.0.0.1:4100/v1.3",
   journalPath: "/home/me/.local/share/tl-uploader/journal.sqlite",
+  logDir: "/home/me/.local/state/io.tluploader.desktop/logs",
   keychainAvailable: true,
 };
 
@@ -72,6 +73,8 @@ export class FakeBackend implements Backend {
     paths.map((path, i) => ({ path, upload: progress({ id: `u${i + 1}`, path }), error: null }));
   pickedFile: string | null = null;
   resumeFails: unknown = null;
+  /** What the shell keeps of refused command-line files; taking empties it, as there. */
+  refused: AddResult[] = [];
 
   private record(name: string, ...args: unknown[]): void {
     this.calls.push({ name, args });
@@ -128,6 +131,15 @@ export class FakeBackend implements Backend {
   async deleteApiKey(): Promise<Settings> {
     return SETTINGS;
   }
+  async takeRefusedFiles(): Promise<AddResult[]> {
+    this.record("takeRefusedFiles");
+    const taken = this.refused;
+    this.refused = [];
+    return taken;
+  }
+  async onFilesRefused(_listener: () => void): Promise<Unlisten> {
+    return () => {};
+  }
   async onProgress(_listener: (progress: UploadProgress) => void): Promise<Unlisten> {
     return () => {};
   }
@@ -136,6 +148,9 @@ export class FakeBackend implements Backend {
   }
   async onDragDrop(_listener: (event: DragDrop) => void): Promise<Unlisten> {
     return () => {};
+  }
+  async quit(): Promise<void> {
+    this.record("quit");
   }
   async pickFiles(): Promise<string[]> {
     return [];

@@ -37,8 +37,18 @@ async fn upload<R: Runtime>(
     state: &AppState,
     turn: &Turn,
 ) -> Result<(MultipartUploadClient, UploadResult), CommandError> {
-    let (_, client) = state.client()?;
+    let (endpoint, client) = state.client()?;
     let settings = state.stored_settings();
+    log::info!(
+        "{}: {} {} on {endpoint:?} at {}",
+        turn.id,
+        match turn.job {
+            Job::New => "uploading",
+            Job::Journal { .. } | Job::Server { .. } => "resuming",
+        },
+        turn.path.display(),
+        client.base_url(),
+    );
     let options = UploadOptions {
         file_type: settings.engine_file_type(),
         max_workers: usize::try_from(settings.max_workers).unwrap_or(5),
@@ -77,6 +87,19 @@ fn conclude<R: Runtime>(
 ) {
     match outcome {
         Ok((client, result)) => {
+            log::info!(
+                "{}: all {} chunks are in after {:.1} s (upload {}, asset {}; {} chunks and \
+                 {} bytes sent by this run, {} retries, {} URL refreshes)",
+                turn.id,
+                result.total_chunks,
+                result.elapsed_seconds,
+                result.upload_id,
+                result.asset_id,
+                result.chunks_uploaded,
+                result.bytes_uploaded,
+                result.retries,
+                result.urls_refreshed,
+            );
             let asset_id = result.asset_id.clone();
             state.queue.finish(&turn.id, |v| {
                 v.state = UploadState::Processing;
@@ -95,6 +118,11 @@ fn conclude<R: Runtime>(
             tauri::async_runtime::spawn(wait_ready(app.clone(), turn.id.clone(), client, asset_id));
         }
         Err(error) => {
+            if error.code == ErrorCode::Cancelled {
+                log::info!("{}: cancelled", turn.id);
+            } else {
+                log::warn!("{}: failed ({:?}): {}", turn.id, error.code, error.message);
+            }
             state.queue.finish(&turn.id, |v| stopped(v, error));
         }
     }
@@ -129,6 +157,10 @@ async fn wait_ready<R: Runtime>(
     let Some(state) = app.try_state::<AppState>() else {
         return;
     };
+    match &outcome {
+        Ok(_) => log::info!("{id}: asset {asset_id} is ready"),
+        Err(e) => log::warn!("{id}: asset {asset_id} did not become ready: {e}"),
+    }
     state.queue.update(&id, |v| match outcome {
         Ok(_) => v.state = UploadState::Completed,
         Err(e) => stopped(v, CommandError::from(e)),

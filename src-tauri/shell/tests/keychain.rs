@@ -64,7 +64,7 @@ fn app(data: &Path, keychain: Keychain) -> (App<MockRuntime>, WebviewWindow<Mock
         sandbox_args: Vec::new(),
         keychain,
     };
-    tl_uploader::start(app.handle(), config).unwrap();
+    tl_uploader::start(app.handle(), config, None).unwrap();
     let webview = WebviewWindowBuilder::new(&app, "main", Default::default())
         .build()
         .unwrap();

@@ -249,6 +249,31 @@ impl Harness {
     ///
     /// When the driver or the session cannot be started, or the page does not come up.
     pub async fn launch(&self, env: &[(&str, String)]) -> Result<App> {
+        self.launch_with(env, true).await
+    }
+
+    /// [`Self::launch`] without `TL_UPLOADER_DATA_DIR`: the app finds its directories the
+    /// way an installed app does, in the test's own XDG directories ([`Self::xdg_env`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::launch`].
+    pub async fn launch_installed(&self, env: &[(&str, String)]) -> Result<App> {
+        self.launch_with(env, false).await
+    }
+
+    /// The XDG base directories every app of this test gets (under `xdg/`).
+    pub fn xdg_env(&self) -> Vec<(&'static str, PathBuf)> {
+        let xdg = self.dir.path().join("xdg");
+        vec![
+            ("XDG_DATA_HOME", xdg.join("data")),
+            ("XDG_CACHE_HOME", xdg.join("cache")),
+            ("XDG_CONFIG_HOME", xdg.join("config")),
+            ("XDG_STATE_HOME", xdg.join("state")),
+        ]
+    }
+
+    async fn launch_with(&self, env: &[(&str, String)], data_dir: bool) -> Result<App> {
         let app = app_binary()?;
         let driver_bin = tauri_driver()?;
         let port = free_port()?;
@@ -259,7 +284,6 @@ impl Harness {
             .count();
         let log_path = self.dir.path().join(format!("driver-{launch_no}.log"));
         let log = std::fs::File::create(&log_path)?;
-        let xdg = self.dir.path().join("xdg");
         let mut cmd = Command::new(&driver_bin);
         cmd.args([
             "--port",
@@ -268,10 +292,8 @@ impl Harness {
             &native_port.to_string(),
         ])
         .env("DISPLAY", self.xvfb.display())
-        .env("TL_UPLOADER_DATA_DIR", self.data_dir())
-        .env("XDG_DATA_HOME", xdg.join("data"))
-        .env("XDG_CACHE_HOME", xdg.join("cache"))
-        .env("XDG_CONFIG_HOME", xdg.join("config"))
+        .envs(self.xdg_env())
+        .env_remove("TL_UPLOADER_DATA_DIR")
         .env("NO_AT_BRIDGE", "1")
         .env_remove("DBUS_SESSION_BUS_ADDRESS")
         .env_remove("WAYLAND_DISPLAY")
@@ -282,6 +304,9 @@ impl Harness {
             if key.starts_with("TWELVELABS_") || key.starts_with("TL_UPLOADER_SANDBOX") {
                 cmd.env_remove(key);
             }
+        }
+        if data_dir {
+            cmd.env("TL_UPLOADER_DATA_DIR", self.data_dir());
         }
         for (key, value) in env {
             cmd.env(key, value);

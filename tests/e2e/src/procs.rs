@@ -76,6 +76,21 @@ pub fn find_descendant(root: u32, binary: &Path) -> Option<u32> {
         .find(|&pid| exe(pid).as_deref() == Some(want.as_str()))
 }
 
+/// Every live process running `binary`.
+pub fn running(binary: &Path) -> Vec<u32> {
+    let want = binary
+        .canonicalize()
+        .unwrap_or_else(|_| binary.to_path_buf())
+        .to_string_lossy()
+        .into_owned();
+    let mut pids: Vec<u32> = parents()
+        .into_keys()
+        .filter(|&pid| alive(pid) && exe(pid).as_deref() == Some(want.as_str()))
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
 /// Whether `pid` exists and is not a zombie.
 pub fn alive(pid: u32) -> bool {
     stat_fields(pid).is_some_and(|f| f.first().is_some_and(|s| s != "Z"))

@@ -3,4 +3,4 @@
 /**
  * The event names, for the UI (generated as a TS type so a typo fails the type check).
  */
-export type EventName = "upload://progress" | "sessions://changed";
+export type EventName = "upload://progress" | "sessions://changed" | "files://refused";

@@ -31,6 +31,10 @@ baseUrl: string,
  */
 journalPath: string, 
 /**
+ * Where the log files are written.
+ */
+logDir: string, 
+/**
  * Whether the keychain can be used on this system.
  */
 keychainAvailable: boolean, };

@@ -36,6 +36,7 @@ export function mountSettings(
   const fileType = byId<HTMLSelectElement>("file-type");
   const message = byId("settings-message");
   const journal = byId("settings-journal");
+  const logs = byId("settings-logs");
   const cancel = byId<HTMLButtonElement>("settings-cancel");
   const close = byId<HTMLButtonElement>("settings-close");
   close.replaceChildren(icon("close"));
@@ -87,7 +88,8 @@ export function mountSettings(
     workersValue.value = String(settings.maxWorkers);
     fileType.value = settings.fileType;
     keyInput.value = "";
-    setText(journal, `Upload journal: ${settings.journalPath}`);
+    setText(journal, settings.journalPath);
+    setText(logs, settings.logDir);
     showKeyState(settings);
   }
 

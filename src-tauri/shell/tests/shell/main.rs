@@ -3,6 +3,7 @@
 
 mod control;
 mod events;
+mod opened;
 mod restart;
 mod settings;
 mod support;

@@ -47,7 +47,7 @@ impl Harness {
         let app = tl_uploader::register(mock_builder())
             .build(mock_context(noop_assets()))
             .expect("the app builds on the mock runtime");
-        tl_uploader::start(app.handle(), config).expect("the state starts");
+        tl_uploader::start(app.handle(), config, None).expect("the state starts");
         let webview = WebviewWindowBuilder::new(&app, "main", Default::default())
             .build()
             .expect("a mock window");
