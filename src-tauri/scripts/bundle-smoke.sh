@@ -56,6 +56,9 @@ desktop="$unpacked/usr/share/applications/$product.desktop"
 for size in 32x32 128x128 256x256@2; do
   [ -f "$unpacked/usr/share/icons/hicolor/$size/apps/$package.png" ] || fail "no $size icon"
 done
+[ -f "$unpacked/usr/share/doc/$package/copyright" ] || fail "the .deb has no copyright file"
+rpm -qlp "$rpm_file" 2>/dev/null | grep -qx "/usr/share/licenses/$package/LICENSE-APACHE" ||
+  fail "the .rpm does not ship the licence texts"
 say "desktop entry"
 sed 's/^/  /' "$desktop"
 desktop-file-validate "$desktop" || fail "the desktop entry is not valid"

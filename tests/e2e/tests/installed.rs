@@ -7,9 +7,10 @@
 //! One scenario, in the order a user meets these things:
 //! 1. the window appears at its default size, and the app's files are in the platform's
 //!    directories (XDG data, state and config);
-//! 2. a second launch with file arguments (Open With) hands them to the first instance and
-//!    exits; the good file is uploaded to the embedded sandbox with the same SHA-256, the
-//!    folder is refused with a banner;
+//! 2. while another window has the focus, a second launch with file arguments (Open With)
+//!    hands them to the first instance and exits, and the first window takes the focus; the
+//!    good file is uploaded to the embedded sandbox with the same SHA-256, the folder is
+//!    refused with a banner;
 //! 3. the window is moved and resized, Ctrl+Q quits, the log tells what happened and holds
 //!    no URL signature, and the next launch opens the window where it was left.
 
@@ -21,12 +22,16 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use serde_json::{Value, json};
 use tl_uploader_e2e::drag::window_geometry;
-use tl_uploader_e2e::{App, E2E_KEY, Harness, poll, procs, ready_asset_sha256, target_dir};
+use tl_uploader_e2e::{
+    App, DragSource, E2E_KEY, Harness, poll, procs, ready_asset_sha256, target_dir,
+};
 
 const MIB: u64 = 1024 * 1024;
 const ID: &str = "io.tluploader.desktop";
 /// `xdotool search --name` pattern of the main window.
 const TITLE: &str = "^TL Uploader$";
+/// Another app's window (the e2e drag source, a plain GTK window).
+const OTHER: &str = "^e2e drag source$";
 /// The window's size in `tauri.conf.json`.
 const DEFAULT_SIZE: (i32, i32) = (1100, 760);
 
@@ -163,6 +168,13 @@ async fn first_run(h: &Harness, app: &App, bin: &Path, bus: &SessionBus) -> Resu
     let (file, sha) = h.random_file("handed over.mp4", 6 * MIB + 12_345)?;
     let files_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
     std::fs::create_dir_all(files_dir.join("not-a-video"))?;
+    // The user is working in another app's window when they Open With.
+    let other = DragSource::start(&display, &[&file])?;
+    xdotool(&display, OTHER, &["windowfocus", "--sync", "%1"])?;
+    ensure!(
+        focused_window(&display)? == "e2e drag source",
+        "the other window did not take the focus"
+    );
     let mut second = Command::new(bin);
     second
         .args(["handed over.mp4", "not-a-video"])
@@ -195,6 +207,18 @@ async fn first_run(h: &Harness, app: &App, bin: &Path, bus: &SessionBus) -> Resu
         }
     };
     ensure!(status.success(), "the second instance exited with {status}");
+    let focused = poll(
+        "the first window to come forward with the focus",
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        || {
+            let name = focused_window(&display);
+            async move { Ok(Some(name?).filter(|n| n == "TL Uploader")) }
+        },
+    )
+    .await?;
+    drop(other);
+    eprintln!("[installed] the second launch exited and {focused:?} has the focus");
     ensure!(
         procs::running(bin) == vec![pid],
         "one instance should run, the first ({pid}); running: {:?}",
@@ -250,6 +274,7 @@ async fn first_run(h: &Harness, app: &App, bin: &Path, bus: &SessionBus) -> Resu
     let placed = (40, 30, 900, 640);
     xdotool(
         &display,
+        TITLE,
         &[
             "windowsize",
             "%@",
@@ -274,6 +299,7 @@ async fn first_run(h: &Harness, app: &App, bin: &Path, bus: &SessionBus) -> Resu
     h.screenshots(Some(app), "before-quit").await;
     xdotool(
         &display,
+        TITLE,
         &[
             "windowfocus",
             "--sync",
@@ -341,10 +367,23 @@ async fn second_run(h: &Harness) -> Result<()> {
     Ok(())
 }
 
-/// Runs `xdotool search --onlyvisible --name TITLE ARGS…` on `display`.
-fn xdotool(display: &str, args: &[&str]) -> Result<()> {
+/// Runs `xdotool search --onlyvisible --name PATTERN ARGS…` on `display`; its output.
+fn xdotool(display: &str, pattern: &str, args: &[&str]) -> Result<String> {
+    run_xdotool(
+        display,
+        &[&["search", "--onlyvisible", "--name", pattern], args].concat(),
+    )
+}
+
+/// The name of the window with the keyboard focus.
+fn focused_window(display: &str) -> Result<String> {
+    Ok(run_xdotool(display, &["getwindowfocus", "getwindowname"])?
+        .trim()
+        .to_owned())
+}
+
+fn run_xdotool(display: &str, args: &[&str]) -> Result<String> {
     let out = Command::new("xdotool")
-        .args(["search", "--onlyvisible", "--name", TITLE])
         .args(args)
         .env("DISPLAY", display)
         .output()
@@ -355,5 +394,5 @@ fn xdotool(display: &str, args: &[&str]) -> Result<()> {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    Ok(())
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
