@@ -28,7 +28,7 @@ pub async fn add_uploads(
 }
 
 /// Hands over, once, the files given on the command line (or by a second launch) that
-/// could not be queued, so the UI can say why; `files://opened` announces new ones.
+/// could not be queued, so the UI can say why; `files://refused` announces new ones.
 #[tauri::command]
 pub fn take_refused_files(state: State<'_, AppState>) -> Vec<AddResult> {
     state.take_refused()

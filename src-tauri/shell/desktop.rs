@@ -26,9 +26,14 @@ const LOG_FILES_KEPT: usize = 4;
 /// The log file's name (`.log` is added).
 pub const LOG_FILE: &str = "tl-uploader";
 
-/// Adds the desktop plugins. The single-instance plugin comes first, so a second launch
-/// hands its arguments over and exits before anything else starts.
-pub fn plugins<R: Runtime>(builder: tauri::Builder<R>, config: &Config) -> tauri::Builder<R> {
+/// Adds the desktop plugins; the logger writes to `log_dir` ([`log_dir`]'s answer). The
+/// single-instance plugin comes first, so a second launch hands its arguments over and
+/// exits before anything else starts.
+pub fn plugins<R: Runtime>(
+    builder: tauri::Builder<R>,
+    config: &Config,
+    log_dir: Option<PathBuf>,
+) -> tauri::Builder<R> {
     let mut single = tauri_plugin_single_instance::Builder::new().callback(|app, argv, cwd| {
         opened::open(app, opened::file_args(argv, Path::new(&cwd)));
     });
@@ -43,7 +48,7 @@ pub fn plugins<R: Runtime>(builder: tauri::Builder<R>, config: &Config) -> tauri
     }
     builder
         .plugin(single.build())
-        .plugin(logger(log_dir(config)).build())
+        .plugin(logger(log_dir).build())
         .plugin(window_state.build())
 }
 

@@ -42,13 +42,13 @@ pub use state::{AppState, Config, Dirs, Remote};
 /// the environment (see [`state`]), then the files named on the command line.
 pub fn app<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     let config = Config::from_env();
-    register(desktop::plugins(builder, &config)).setup(move |app| {
+    let log_dir = desktop::log_dir(&config);
+    register(desktop::plugins(builder, &config, log_dir.clone())).setup(move |app| {
         log::info!(
             "TL Uploader {} starting (pid {})",
             app.package_info().version,
             std::process::id()
         );
-        let log_dir = desktop::log_dir(&config);
         start(app.handle(), config, log_dir)?;
         let cwd = std::env::current_dir().unwrap_or_default();
         opened::open(app.handle(), opened::file_args(std::env::args(), &cwd));

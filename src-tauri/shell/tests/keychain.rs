@@ -10,6 +10,9 @@
 //! set (for a plain `cargo test` on a machine without one). Each test uses its own entry, so
 //! the user's saved key is never touched.
 
+#[path = "shell/request.rs"]
+mod request;
+
 use std::path::Path;
 
 use serde_json::{Value, json};
@@ -72,16 +75,7 @@ fn app(data: &Path, keychain: Keychain) -> (App<MockRuntime>, WebviewWindow<Mock
 }
 
 fn call(webview: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> String {
-    let request = tauri::webview::InvokeRequest {
-        cmd: cmd.into(),
-        callback: tauri::ipc::CallbackFn(0),
-        error: tauri::ipc::CallbackFn(1),
-        url: "tauri://localhost".parse().unwrap(),
-        body: tauri::ipc::InvokeBody::Json(args),
-        headers: Default::default(),
-        invoke_key: tauri::test::INVOKE_KEY.to_string(),
-    };
-    let body = tauri::test::get_ipc_response(webview, request)
+    let body = tauri::test::get_ipc_response(webview, request::invoke_request(cmd, args))
         .unwrap_or_else(|e| panic!("{cmd} failed: {e}"));
     body.deserialize::<Value>().unwrap().to_string()
 }

@@ -575,6 +575,19 @@ impl App {
             .map_err(|e| anyhow!("invoke({cmd}) failed: {e}"))
     }
 
+    /// The app's upload (from `list_uploads`) whose file name is `name`.
+    ///
+    /// # Errors
+    ///
+    /// When the command fails or no upload has that name.
+    pub async fn upload_named(&self, name: &str) -> Result<Value> {
+        let list = self.invoke("list_uploads", json!({})).await?;
+        list.as_array()
+            .and_then(|a| a.iter().find(|u| u["fileName"] == name))
+            .cloned()
+            .ok_or_else(|| anyhow!("no upload named {name} in {list}"))
+    }
+
     /// The `data-*` attributes of the upload rows: `[{id, state, name, assetId}]`.
     ///
     /// # Errors

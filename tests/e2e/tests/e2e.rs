@@ -37,19 +37,10 @@ async fn base_url(app: &App) -> Result<String> {
         .ok_or_else(|| anyhow!("no baseUrl in {settings}"))
 }
 
-/// The app's upload (from `list_uploads`) whose file name is `name`.
-async fn upload_named(app: &App, name: &str) -> Result<Value> {
-    let list = app.invoke("list_uploads", json!({})).await?;
-    list.as_array()
-        .and_then(|a| a.iter().find(|u| u["fileName"] == name))
-        .cloned()
-        .ok_or_else(|| anyhow!("no upload named {name} in {list}"))
-}
-
 /// Checks that the completed upload `name` produced an asset with the file's SHA-256: the
 /// row shows the asset id, and the server's assembled bytes hash to `sha`.
 async fn check_asset(app: &App, row: &Value, name: &str, base: &str, sha: &str) -> Result<()> {
-    let upload = upload_named(app, name).await?;
+    let upload = app.upload_named(name).await?;
     let asset_id = upload["assetId"]
         .as_str()
         .ok_or_else(|| anyhow!("completed upload without assetId: {upload}"))?;
@@ -137,7 +128,7 @@ async fn real_drop(h: &Harness, app: &App) -> Result<()> {
         .wait_row_state(Some(name), "completed", Duration::from_secs(60))
         .await
         .context("after the drop")?;
-    let upload = upload_named(app, name).await?;
+    let upload = app.upload_named(name).await?;
     ensure!(
         upload["path"].as_str() == Some(path.to_string_lossy().as_ref()),
         "the dropped path arrived as {} instead of {}",
@@ -281,7 +272,7 @@ async fn kill_mid_upload(
         Duration::from_secs(60),
         Duration::from_millis(100),
         || async {
-            let u = upload_named(app, name).await?;
+            let u = app.upload_named(name).await?;
             let done = u["completedChunks"].as_u64().unwrap_or(0);
             Ok((done >= 5).then_some(u))
         },

@@ -232,12 +232,7 @@ async fn first_run(h: &Harness, app: &App, bin: &Path, bus: &SessionBus) -> Resu
             Duration::from_secs(90),
         )
         .await?;
-    let list = app.invoke("list_uploads", json!({})).await?;
-    let upload = list
-        .as_array()
-        .and_then(|a| a.iter().find(|u| u["fileName"] == "handed over.mp4"))
-        .cloned()
-        .ok_or_else(|| anyhow!("the handed-over file is not in {list}"))?;
+    let upload = app.upload_named("handed over.mp4").await?;
     ensure!(
         upload["path"] == json!(file.to_string_lossy()),
         "queued as {}, expected {}",

@@ -4,6 +4,7 @@
 mod control;
 mod events;
 mod opened;
+mod request;
 mod restart;
 mod settings;
 mod support;

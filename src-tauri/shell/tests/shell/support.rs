@@ -15,6 +15,8 @@ use tl_uploader::ipc::{
 };
 use tl_uploader::{AppState, Config, Keychain};
 
+use crate::request::invoke_request;
+
 /// One `upload://progress` event and when it arrived.
 #[derive(Debug, Clone)]
 pub struct Seen {
@@ -77,16 +79,7 @@ impl Harness {
 
     /// Invokes `cmd` with `args` (camelCase names, as the UI sends them).
     pub fn invoke<T: DeserializeOwned>(&self, cmd: &str, args: Value) -> Result<T, CommandError> {
-        let request = tauri::webview::InvokeRequest {
-            cmd: cmd.into(),
-            callback: tauri::ipc::CallbackFn(0),
-            error: tauri::ipc::CallbackFn(1),
-            url: "tauri://localhost".parse().unwrap(),
-            body: tauri::ipc::InvokeBody::Json(args),
-            headers: Default::default(),
-            invoke_key: tauri::test::INVOKE_KEY.to_string(),
-        };
-        match tauri::test::get_ipc_response(&self.webview, request) {
+        match tauri::test::get_ipc_response(&self.webview, invoke_request(cmd, args)) {
             Ok(body) => Ok(body.deserialize().expect("the command's answer")),
             Err(value) => Err(serde_json::from_value(value.clone())
                 .unwrap_or_else(|_| panic!("{cmd} rejected with a non-CommandError: {value}"))),
