@@ -9,6 +9,18 @@ cd "$(dirname "$0")/../.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# Free space where target/ lives, in GiB. A linker that runs out of disk dies of SIGBUS
+# with no word about space, so the shortfall is named before anything is built.
+free_gib() { df -P -k . | awk 'NR == 2 { printf "%d", $4 / 1048576 }'; }
+# What a fresh clone's target/ reaches by the end of this script, with some margin.
+need_gib=12
+
+step "disk: $(free_gib) GiB free here; a fresh clone's target/ needs about ${need_gib} GiB"
+if [ "$(free_gib)" -lt "$need_gib" ]; then
+  echo "warning: less than ${need_gib} GiB free; the build may fail with a linker 'Bus error'." >&2
+  echo "         free some space (old target/ directories, docker images) and run again." >&2
+fi
+
 step "setting up the machine"
 bash src-tauri/scripts/setup.sh
 
@@ -65,3 +77,5 @@ else
   step "bundles: build the deb and rpm, install the deb, test the installed app, remove it"
   bash src-tauri/scripts/bundle-smoke.sh
 fi
+
+step "disk: target/ is $(du -sh target | cut -f1); $(free_gib) GiB left free"
