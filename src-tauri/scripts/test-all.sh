@@ -12,8 +12,8 @@ step() { printf '\n==> %s\n' "$*"; }
 # Free space where target/ lives, in GiB. A linker that runs out of disk dies of SIGBUS
 # with no word about space, so the shortfall is named before anything is built.
 free_gib() { df -P -k . | awk 'NR == 2 { printf "%d", $4 / 1048576 }'; }
-# What a fresh clone's target/ reaches by the end of this script, with some margin.
-need_gib=12
+# A fresh clone's target/ reaches about 6 GiB by the end of this script; 8 leaves a margin.
+need_gib=8
 
 step "disk: $(free_gib) GiB free here; a fresh clone's target/ needs about ${need_gib} GiB"
 if [ "$(free_gib)" -lt "$need_gib" ]; then

@@ -11,14 +11,19 @@ use crate::ipc::{self, ChunkFlight, ResumeState, UploadState};
 ///
 /// `paused` is the upload's pause switch: the engine keeps saying `uploading` while the
 /// chunks in flight at the pause finish, but the user asked for a pause and sees one at once.
+/// A paused upload the queue shows as queued is parked, waiting for its turn, and stays so.
 /// The engine's end phases are not copied: the queue sets the final state itself, together
 /// with the error or the result, so the UI never sees `failed` without a reason. A completed
 /// transfer shows as `processing`, because the queue waits for the asset to be ready next.
 pub fn apply(view: &mut ipc::UploadProgress, p: &tl_upload::UploadProgress, paused: bool) {
+    let held = match view.state {
+        UploadState::Queued => UploadState::Queued,
+        _ => UploadState::Paused,
+    };
     view.state = match p.status {
-        UploadPhase::Starting if paused => UploadState::Paused,
+        UploadPhase::Starting if paused => held,
         UploadPhase::Starting => UploadState::Starting,
-        UploadPhase::Uploading | UploadPhase::Paused if paused => UploadState::Paused,
+        UploadPhase::Uploading | UploadPhase::Paused if paused => held,
         UploadPhase::Uploading | UploadPhase::Paused => UploadState::Uploading,
         UploadPhase::Confirming => UploadState::Confirming,
         UploadPhase::Processing | UploadPhase::Completed => UploadState::Processing,
@@ -181,6 +186,19 @@ mod tests {
         assert_eq!(v.state, UploadState::Processing);
         apply(&mut v, &snapshot(UploadPhase::Confirming), false);
         assert_eq!(v.state, UploadState::Confirming);
+    }
+
+    #[test]
+    fn a_parked_upload_stays_queued_while_its_engine_ticks() {
+        let mut v = view();
+        v.state = UploadState::Queued;
+        apply(&mut v, &snapshot(UploadPhase::Paused), true);
+        assert_eq!(v.state, UploadState::Queued);
+        apply(&mut v, &snapshot(UploadPhase::Uploading), true);
+        assert_eq!(v.state, UploadState::Queued);
+        assert_eq!(v.chunks, "dsurfp");
+        apply(&mut v, &snapshot(UploadPhase::Uploading), false);
+        assert_eq!(v.state, UploadState::Uploading);
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! The upload queue: every upload the user added, oldest first, with its pause switch and
 //! cancellation token, and the transitions the commands ask for.
 //!
-//! Uploads run one file at a time in the order added (the chunks of that file go up in
-//! parallel); [`run`] is the task that takes the next queued upload and drives it. A paused
-//! upload that already started keeps its turn; one paused before its turn is skipped until it
-//! is resumed. Once a file is transferred, the wait for its asset to be ready goes on beside
-//! the next upload.
+//! Uploads take turns, one file at a time in the order added (the chunks of that file go up
+//! in parallel); [`run`] is the task that gives the turn to the next queued upload and starts
+//! it. Pausing an upload gives its turn away: the next queued one starts while the paused one
+//! waits, its session and finished chunks kept. Resumed while another upload has the turn, it
+//! is queued again, parked where it stopped, and goes on when the turn comes back to it; one
+//! paused before its turn is skipped until it is resumed. Once a file is transferred, the wait
+//! for its asset to be ready goes on beside the next upload.
 //!
 //! Every change of a view is published to the UI before the lock is released, so events
 //! leave in the order the views changed and the last event of an upload is always its
@@ -54,8 +56,29 @@ struct Entry {
     job: Job,
     pause: PauseSwitch,
     cancel: CancellationToken,
-    /// Whether the runner is driving it now.
+    /// Whether the runner is driving it now (its engine run is going, maybe paused).
     running: bool,
+}
+
+impl Entry {
+    /// Whether it has the turn: started and neither paused nor parked.
+    fn has_turn(&self) -> bool {
+        self.running
+            && matches!(
+                self.view.state,
+                UploadState::Starting | UploadState::Uploading | UploadState::Confirming
+            )
+    }
+
+    /// Lets its engine run go on after a pause: uploading, or starting when it has no
+    /// session yet.
+    fn go_on(&mut self) {
+        self.pause.resume();
+        self.view.state = match self.view.upload_id {
+            None => UploadState::Starting,
+            Some(_) => UploadState::Uploading,
+        };
+    }
 }
 
 /// An upload whose turn has come, with what the runner needs.
@@ -182,12 +205,22 @@ impl Queue {
             .collect()
     }
 
-    /// Takes the oldest queued upload, marking it as starting.
+    /// Gives the turn to the oldest queued upload when no upload has it. A parked one (resumed
+    /// while another had the turn) goes on where it stopped and `None` is returned; a new one
+    /// is marked as starting and returned for the runner to start.
     pub(crate) fn next(&self) -> Option<Turn> {
         let mut entries = self.lock();
+        if entries.iter().any(Entry::has_turn) {
+            return None;
+        }
         let entry = entries
             .iter_mut()
-            .find(|e| e.view.state == UploadState::Queued && !e.running)?;
+            .find(|e| e.view.state == UploadState::Queued)?;
+        if entry.running {
+            entry.go_on();
+            self.publish(&entry.view);
+            return None;
+        }
         entry.running = true;
         entry.view.state = UploadState::Starting;
         self.publish(&entry.view);
@@ -200,7 +233,8 @@ impl Queue {
         })
     }
 
-    /// Waits until an upload may have been queued.
+    /// Waits until the turn may have changed hands: an upload was queued, paused, resumed or
+    /// finished.
     pub(crate) async fn wait(&self) {
         self.wake.notified().await;
     }
@@ -223,19 +257,23 @@ impl Queue {
     }
 
     /// Marks upload `id` as no longer driven by the runner, applies `f` to its view and
-    /// publishes it.
+    /// publishes it; its turn passes on.
     pub(crate) fn finish(&self, id: &str, f: impl FnOnce(&mut UploadProgress)) {
-        let mut entries = self.lock();
-        if let Some(entry) = entries.iter_mut().find(|e| e.view.id == id) {
-            entry.running = false;
-            f(&mut entry.view);
-            self.publish(&entry.view);
+        {
+            let mut entries = self.lock();
+            if let Some(entry) = entries.iter_mut().find(|e| e.view.id == id) {
+                entry.running = false;
+                f(&mut entry.view);
+                self.publish(&entry.view);
+            }
         }
+        self.wake.notify_one();
     }
 
-    /// Pauses upload `id`: chunks in flight finish, no new one starts; a queued one waits.
+    /// Pauses upload `id`: chunks in flight finish, no new one starts, and its turn passes to
+    /// the next queued upload; a queued one waits.
     pub(crate) fn pause(&self, id: &str) -> Result<UploadProgress, CommandError> {
-        self.with(id, |e| match e.view.state {
+        let view = self.with(id, |e| match e.view.state {
             UploadState::Paused => Ok(e.view.clone()),
             UploadState::Queued | UploadState::Starting | UploadState::Uploading => {
                 e.pause.pause();
@@ -246,22 +284,31 @@ impl Queue {
                 Ok(e.view.clone())
             }
             _ => Err(not_allowed("pause", &e.view)),
-        })
+        })?;
+        self.wake.notify_one();
+        Ok(view)
     }
 
-    /// Resumes upload `id`. A paused upload goes on; a cancelled or failed one is queued
-    /// again as `retry`, a fresh attempt that resumes its session when there is one.
+    /// Resumes upload `id`. A paused upload that started goes on when no other upload has
+    /// the turn and is parked in the queue when one has; one paused before its turn is queued
+    /// again. A cancelled or failed one is queued again as `retry`, a fresh attempt that
+    /// resumes its session when there is one.
     pub(crate) fn resume(&self, id: &str, retry: Job) -> Result<UploadProgress, CommandError> {
-        let view = self.with(id, |e| {
+        let view = {
+            let mut entries = self.lock();
+            let taken = entries.iter().any(|e| e.view.id != id && e.has_turn());
+            let e = entries
+                .iter_mut()
+                .find(|e| e.view.id == id)
+                .ok_or_else(|| CommandError::unknown_upload(id))?;
             let before = e.view.state;
             match e.view.state {
+                // Parked: the switch stays paused until the turn comes (see `next`).
+                UploadState::Paused if e.running && taken => e.view.state = UploadState::Queued,
+                UploadState::Paused if e.running => e.go_on(),
                 UploadState::Paused => {
                     e.pause.resume();
-                    e.view.state = match (e.running, &e.view.upload_id) {
-                        (false, _) => UploadState::Queued,
-                        (true, None) => UploadState::Starting,
-                        (true, Some(_)) => UploadState::Uploading,
-                    };
+                    e.view.state = UploadState::Queued;
                 }
                 UploadState::Cancelled | UploadState::Failed if !e.running => {
                     e.job = retry;
@@ -277,8 +324,8 @@ impl Queue {
             if e.view.state != before {
                 self.publish(&e.view);
             }
-            Ok(e.view.clone())
-        })?;
+            e.view.clone()
+        };
         self.wake.notify_one();
         Ok(view)
     }
@@ -359,9 +406,61 @@ mod tests {
             q.resume(&a.id, Job::New).unwrap().state,
             UploadState::Queued
         );
+        assert!(q.next().is_none(), "b has the turn");
+        q.finish(&b.id, |v| v.state = UploadState::Processing);
         assert_eq!(q.next().unwrap().id, a.id);
         let ids: Vec<_> = q.list().into_iter().map(|v| v.id).collect();
         assert_eq!(ids, [a.id, b.id]);
+    }
+
+    #[test]
+    fn a_pause_gives_the_turn_away_and_a_parked_upload_gets_it_back() {
+        let q = Queue::default();
+        let a = q.push("/v/a.mp4", 10, Job::New);
+        let b = q.push("/v/b.mp4", 10, Job::New);
+        let c = q.push("/v/c.mp4", 10, Job::New);
+        let turn_a = q.next().unwrap();
+        assert_eq!(turn_a.id, a.id);
+        assert!(q.next().is_none(), "a has the turn");
+        q.update(&a.id, |v| {
+            v.upload_id = Some("sess-a".into());
+            v.state = UploadState::Uploading;
+        });
+
+        // Paused, a keeps its run but not its turn: b starts.
+        q.pause(&a.id).unwrap();
+        assert!(turn_a.pause.is_paused());
+        let turn_b = q.next().unwrap();
+        assert_eq!(turn_b.id, b.id);
+        // Resumed while b has the turn, a is parked: queued, its switch still paused.
+        let parked = q.resume(&a.id, Job::New).unwrap();
+        assert_eq!(parked.state, UploadState::Queued);
+        assert!(turn_a.pause.is_paused());
+        assert!(q.next().is_none(), "b has the turn");
+        assert_eq!(q.active_sessions(), HashSet::from(["sess-a".to_owned()]));
+
+        // b is done: the parked a, older than c, goes on where it stopped; c still waits.
+        q.finish(&b.id, |v| v.state = UploadState::Processing);
+        assert!(q.next().is_none(), "a parked upload is not started again");
+        assert_eq!(q.view(&a.id).unwrap().state, UploadState::Uploading);
+        assert!(!turn_a.pause.is_paused());
+        assert_eq!(q.view(&c.id).unwrap().state, UploadState::Queued);
+        assert!(q.next().is_none(), "a has the turn again");
+
+        // Paused and resumed with nobody else running, a goes on at once.
+        q.pause(&a.id).unwrap();
+        let turn_c = q.next().unwrap();
+        assert_eq!(turn_c.id, c.id);
+        q.finish(&c.id, |v| v.state = UploadState::Processing);
+        assert!(
+            q.next().is_none(),
+            "nothing queued: a is paused, not parked"
+        );
+        assert_eq!(
+            q.resume(&a.id, Job::New).unwrap().state,
+            UploadState::Uploading
+        );
+        assert!(!turn_a.pause.is_paused());
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The runner: one task for the app's life that drives the queued uploads, one at a time,
-//! through the engine, and records how each ended.
+//! The runner: one task for the app's life that starts each queued upload when its turn
+//! comes (see the queue), drives it through the engine on a task of its own, and records how
+//! it ended.
 
 use std::time::Duration;
 
@@ -14,8 +15,8 @@ use crate::state::AppState;
 /// How long the app waits for an uploaded file's asset to be ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
-/// Drives queued uploads until the app exits. Started once, in setup, after the state is
-/// managed.
+/// Starts queued uploads as their turns come until the app exits. Started once, in setup,
+/// after the state is managed.
 pub(crate) async fn run<R: Runtime>(app: AppHandle<R>) {
     let Some(state) = app.try_state::<AppState>() else {
         return;
@@ -26,8 +27,15 @@ pub(crate) async fn run<R: Runtime>(app: AppHandle<R>) {
             continue;
         };
         forward::sessions_changed(&app);
-        let outcome = upload(&app, &state, &turn).await;
-        conclude(&app, &state, &turn, outcome);
+        // A paused upload gives its turn away but its run goes on, so each has its own task.
+        let app = app.clone();
+        tauri::async_runtime::spawn(async move {
+            let Some(state) = app.try_state::<AppState>() else {
+                return;
+            };
+            let outcome = upload(&app, &state, &turn).await;
+            conclude(&app, &state, &turn, outcome);
+        });
     }
 }
 

@@ -743,6 +743,110 @@ async fn measure(h: &Harness, app: &App) -> Result<()> {
     Ok(())
 }
 
+// g. Pause gives the turn away -------------------------------------------------------------
+
+/// Two files through a throttled embedded sandbox, driven by the rows' own buttons: pausing
+/// the first starts the second, resuming the first while the second runs shows it queued
+/// where it stopped, and both end completed with the right bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn g_pause_gives_the_turn_to_the_next_file() -> Result<()> {
+    let h = Harness::new("g_pause_gives_the_turn_to_the_next_file")?;
+    let app = h.launch(&embedded("--bandwidth 1000000")).await?;
+    let r = pause_and_park(&h, &app).await;
+    h.finish(Some(app), r).await
+}
+
+async fn pause_and_park(h: &Harness, app: &App) -> Result<()> {
+    let (first, first_sha) = h.random_file("first-long.mp4", 40 * MIB)?;
+    let (second, second_sha) = h.random_file("second-short.mp4", 12 * MIB)?;
+    let added = app
+        .invoke(
+            "add_uploads",
+            json!({ "paths": [first.to_string_lossy(), second.to_string_lossy()] }),
+        )
+        .await?;
+    ensure!(
+        added
+            .as_array()
+            .is_some_and(|a| a.iter().all(|r| r["error"].is_null())),
+        "add_uploads refused a file: {added}"
+    );
+    let chunks_of = |name: &'static str| async move {
+        let u = app.upload_named(name).await?;
+        Ok::<_, anyhow::Error>((u["completedChunks"].as_u64().unwrap_or(0), u))
+    };
+    let started = poll(
+        "the first file to have chunks in",
+        Duration::from_secs(60),
+        Duration::from_millis(100),
+        || async {
+            let (done, u) = chunks_of("first-long.mp4").await?;
+            Ok((done >= 2).then_some(u))
+        },
+    )
+    .await?;
+    let first_row = format!(
+        "#queue li.upload[data-id=\"{}\"]",
+        started["id"].as_str().unwrap_or_default()
+    );
+    ensure!(
+        app.queue_rows()
+            .await?
+            .iter()
+            .any(|r| r["name"] == "second-short.mp4" && r["state"] == "queued"),
+        "the second file should wait for its turn: {:?}",
+        app.queue_rows().await?
+    );
+
+    app.click(&format!("{first_row} button.pause")).await?;
+    app.wait_row_state(Some("first-long.mp4"), "paused", Duration::from_secs(10))
+        .await?;
+    app.wait_row_state(
+        Some("second-short.mp4"),
+        "uploading",
+        Duration::from_secs(30),
+    )
+    .await?;
+
+    app.click(&format!("{first_row} button.resume")).await?;
+    app.wait_row_state(Some("first-long.mp4"), "queued", Duration::from_secs(10))
+        .await?;
+    let (held, parked) = chunks_of("first-long.mp4").await?;
+    ensure!(
+        (2..40).contains(&held) && parked["uploadId"].is_string(),
+        "the parked upload should keep its session and chunks: {parked}"
+    );
+    ensure!(
+        !app.visible(&format!("{first_row} button.resume")).await?
+            && app.visible(&format!("{first_row} button.pause")).await?,
+        "a parked upload offers Pause, not Resume"
+    );
+    h.screenshots(Some(app), "parked").await;
+
+    let second_row = app
+        .wait_row_state(
+            Some("second-short.mp4"),
+            "completed",
+            Duration::from_secs(60),
+        )
+        .await?;
+    let first_done = app
+        .wait_row_state(
+            Some("first-long.mp4"),
+            "completed",
+            Duration::from_secs(120),
+        )
+        .await?;
+    let ended = app.upload_named("first-long.mp4").await?;
+    ensure!(
+        ended["uploadId"] == parked["uploadId"],
+        "the first file should finish its own session: {ended}"
+    );
+    let base = base_url(app).await?;
+    check_asset(app, &second_row, "second-short.mp4", &base, &second_sha).await?;
+    check_asset(app, &first_done, "first-long.mp4", &base, &first_sha).await
+}
+
 /// Prints past the test harness's capture (straight to stderr, so the lines show in any
 /// `cargo test` log) and appends to `target/e2e-screenshots/measurements.txt`.
 fn report(text: &str) {

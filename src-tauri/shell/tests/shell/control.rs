@@ -1,5 +1,6 @@
-//! Pause, resume and cancel on a throttled upload; a cancelled upload shows up among the
-//! resumable sessions and `resume_session` completes it with only the missing chunks.
+//! Pause, resume and cancel on a throttled upload; a paused upload gives its turn to the next
+//! one; a cancelled upload shows up among the resumable sessions and `resume_session`
+//! completes it with only the missing chunks.
 
 use std::time::{Duration, Instant};
 
@@ -49,6 +50,80 @@ fn pause_holds_the_chunks_and_resume_finishes_them() {
         .position(|s| *s == UploadState::Paused)
         .unwrap();
     assert!(states[paused_at..].contains(&UploadState::Uploading));
+}
+
+#[test]
+fn a_paused_upload_gives_its_turn_away_and_resumed_waits_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = Harness::start(config(&dir.path().join("data"), THROTTLED));
+    let big = file(dir.path(), "big.mp4", 64 * 32768);
+    let small = file(dir.path(), "small.mp4", 64 * 32768 - 1000);
+    let first = app.add(&big);
+    let second = app.add(&small);
+    app.wait_for(&first.id, LIMIT, |u| u.completed_chunks >= 3);
+    app.call::<UploadProgress>("pause_upload", json!({ "id": first.id }));
+
+    // The second starts without waiting for the paused first to finish.
+    app.wait_for(&second.id, LIMIT, |u| u.completed_chunks >= 1);
+    // Resumed while the second has the turn, the first is queued again, where it stopped.
+    let parked: UploadProgress = app.call("resume_upload", json!({ "id": first.id }));
+    assert_eq!(parked.state, UploadState::Queued);
+    assert!(parked.completed_chunks >= 3 && parked.completed_chunks < 64);
+    assert_eq!(parked.upload_id, app.upload(&first.id).upload_id);
+
+    let second_done = app.wait_state(&second.id, UploadState::Completed, LIMIT);
+    let first_done = app.wait_state(&first.id, UploadState::Completed, LIMIT);
+    assert_eq!(
+        app.asset_sha256(&second_done.asset_id.unwrap()),
+        sha256(&small)
+    );
+    assert_eq!(
+        app.asset_sha256(&first_done.asset_id.unwrap()),
+        sha256(&big)
+    );
+    assert_eq!(
+        first_done.upload_id, parked.upload_id,
+        "one session throughout"
+    );
+
+    // From the events: once the chunks in flight at the pause were in, the first sent
+    // nothing until the second had transferred, and the second went on meanwhile.
+    let events = app.events.lock().unwrap().clone();
+    let of = |id: &str, range: std::ops::Range<usize>| -> Vec<UploadProgress> {
+        events[range]
+            .iter()
+            .filter(|e| e.view.id == id)
+            .map(|e| e.view.clone())
+            .collect()
+    };
+    let settled = events
+        .iter()
+        .position(|e| {
+            e.view.id == first.id
+                && e.view.state == UploadState::Paused
+                && e.view.in_flight.is_empty()
+        })
+        .unwrap();
+    let second_transferred = events
+        .iter()
+        .position(|e| e.view.id == second.id && e.view.state == UploadState::Processing)
+        .unwrap();
+    assert!(settled < second_transferred);
+    let held = of(&first.id, settled..second_transferred);
+    assert!(
+        held.iter()
+            .all(|v| matches!(v.state, UploadState::Paused | UploadState::Queued)),
+        "{:?}",
+        held.iter().map(|v| v.state).collect::<Vec<_>>()
+    );
+    assert!(held.iter().all(|v| v.in_flight.is_empty()));
+    let sent = held[0].bytes_sent;
+    assert!(held.iter().all(|v| v.bytes_sent == sent));
+    let meanwhile = of(&second.id, settled..second_transferred);
+    assert!(meanwhile.iter().any(|v| v.state == UploadState::Uploading));
+    let after = of(&first.id, second_transferred..events.len());
+    assert!(after.iter().any(|v| v.state == UploadState::Uploading));
+    assert!(after.iter().any(|v| v.bytes_sent > sent));
 }
 
 #[test]
