@@ -7,7 +7,29 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step's wall time, printed together at the end (and on a failure, up to that step).
+timings=()
+step_name=""
+step_started=$SECONDS
+script_started=$SECONDS
+end_step() {
+  if [ -n "$step_name" ]; then
+    timings+=("$(printf '%5ds  %s' $((SECONDS - step_started)) "$step_name")")
+  fi
+}
+print_timings() {
+  end_step
+  step_name=""
+  printf '\n==> time per step (total %ds)\n' $((SECONDS - script_started))
+  printf '%s\n' "${timings[@]}"
+}
+trap print_timings EXIT
+step() {
+  end_step
+  step_name="$*"
+  step_started=$SECONDS
+  printf '\n==> %s\n' "$*"
+}
 
 # Free space where target/ lives, in GiB. A linker that runs out of disk dies of SIGBUS
 # with no word about space, so the shortfall is named before anything is built.
@@ -63,6 +85,9 @@ fi
 
 step "the API key in the real OS keychain (Secret Service on a private D-Bus session)"
 sh src-tauri/shell/tests/keyring-session.sh cargo test -p tl-uploader --test keychain
+
+step "the README's run command on a fresh clone of HEAD brings the page up"
+bash src-tauri/scripts/check-fresh-clone.sh
 
 step "end to end: the real app window under Xvfb through tauri-driver"
 cargo build -p tl-uploader -p tlup

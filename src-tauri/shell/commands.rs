@@ -12,7 +12,7 @@ use tauri::{AppHandle, Runtime, State};
 
 use crate::forward;
 use crate::ipc::{
-    AddResult, CommandError, ErrorCode, ResumableSession, Settings, SettingsInput, UploadProgress,
+    AddResult, CommandError, ErrorCode, SessionRow, Settings, SettingsInput, UploadRow,
 };
 use crate::sessions;
 use crate::state::AppState;
@@ -36,21 +36,18 @@ pub fn take_refused_files(state: State<'_, AppState>) -> Vec<AddResult> {
 
 /// Pauses an upload: chunks in flight finish, no new one starts.
 #[tauri::command]
-pub fn pause_upload(
-    state: State<'_, AppState>,
-    id: String,
-) -> Result<UploadProgress, CommandError> {
+pub fn pause_upload(state: State<'_, AppState>, id: String) -> Result<UploadRow, CommandError> {
     state.queue.pause(&id)
 }
 
 /// Resumes a paused upload, or queues a cancelled or failed one again (resuming its session
 /// when it has one).
 #[tauri::command]
-pub async fn resume_upload(
+pub async fn continue_upload(
     state: State<'_, AppState>,
     id: String,
-) -> Result<UploadProgress, CommandError> {
-    let retry = sessions::retry_job(&state, &state.queue.view(&id)?)?;
+) -> Result<UploadRow, CommandError> {
+    let retry = sessions::retry_source(&state, &state.queue.view(&id)?).await?;
     state.queue.resume(&id, retry)
 }
 
@@ -60,7 +57,7 @@ pub fn cancel_upload<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
     id: String,
-) -> Result<UploadProgress, CommandError> {
+) -> Result<UploadRow, CommandError> {
     let view = state.queue.cancel(&id)?;
     forward::sessions_changed(&app);
     Ok(view)
@@ -74,15 +71,13 @@ pub fn remove_upload(state: State<'_, AppState>, id: String) -> Result<(), Comma
 
 /// The uploads, oldest first.
 #[tauri::command]
-pub fn list_uploads(state: State<'_, AppState>) -> Vec<UploadProgress> {
+pub fn list_uploads(state: State<'_, AppState>) -> Vec<UploadRow> {
     state.queue.list()
 }
 
 /// The unfinished sessions of the endpoint in use, from the journal and the server.
 #[tauri::command]
-pub async fn list_resumable(
-    state: State<'_, AppState>,
-) -> Result<Vec<ResumableSession>, CommandError> {
+pub async fn list_resumable(state: State<'_, AppState>) -> Result<Vec<SessionRow>, CommandError> {
     sessions::list(&state).await
 }
 
@@ -94,7 +89,7 @@ pub async fn resume_session<R: Runtime>(
     state: State<'_, AppState>,
     upload_id: String,
     path: Option<String>,
-) -> Result<UploadProgress, CommandError> {
+) -> Result<UploadRow, CommandError> {
     let path = path.filter(|p| !p.trim().is_empty()).map(PathBuf::from);
     let view = sessions::queue_resume(&state, &upload_id, path).await?;
     forward::sessions_changed(&app);
@@ -108,7 +103,7 @@ pub async fn forget_session<R: Runtime>(
     state: State<'_, AppState>,
     upload_id: String,
 ) -> Result<(), CommandError> {
-    sessions::forget(&state, &upload_id)?;
+    sessions::forget(&state, &upload_id).await?;
     forward::sessions_changed(&app);
     Ok(())
 }
@@ -178,4 +173,16 @@ async fn blocking<T: Send + 'static>(
 pub fn quit<R: Runtime>(app: AppHandle<R>) {
     log::info!("quit from the window");
     app.exit(0);
+}
+
+/// The page has loaded and shown its first view. With `TL_UPLOADER_EXIT_WHEN_READY=1` (see
+/// [`crate::state`]) the app then says so on stdout and exits with code 0: a startup check
+/// that the window really brings its page up.
+#[tauri::command]
+pub fn ui_ready<R: Runtime>(app: AppHandle<R>) {
+    log::info!("the window's page is ready");
+    if std::env::var_os("TL_UPLOADER_EXIT_WHEN_READY").is_some_and(|v| v == "1") {
+        println!("tl-uploader: ui ready");
+        app.exit(0);
+    }
 }

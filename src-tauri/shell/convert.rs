@@ -15,7 +15,7 @@ use crate::ipc::{self, ChunkFlight, ResumeState, UploadState};
 /// The engine's end phases are not copied: the queue sets the final state itself, together
 /// with the error or the result, so the UI never sees `failed` without a reason. A completed
 /// transfer shows as `processing`, because the queue waits for the asset to be ready next.
-pub fn apply(view: &mut ipc::UploadProgress, p: &tl_upload::UploadProgress, paused: bool) {
+pub fn apply(view: &mut ipc::UploadRow, p: &tl_upload::UploadProgress, paused: bool) {
     let held = match view.state {
         UploadState::Queued => UploadState::Queued,
         _ => UploadState::Paused,
@@ -80,8 +80,8 @@ fn in_flight(chunks: &[ChunkState]) -> Vec<ChunkFlight> {
 }
 
 /// An engine session as the UI lists it; `active` when the queue is uploading it now.
-pub fn session(s: tl_upload::ResumableSession, active: bool) -> ipc::ResumableSession {
-    ipc::ResumableSession {
+pub fn session(s: tl_upload::ResumableSession, active: bool) -> ipc::SessionRow {
+    ipc::SessionRow {
         state: resume_state(s.state),
         in_journal: s.in_journal,
         file_name: s.filename.or_else(|| {
@@ -119,10 +119,10 @@ fn resume_state(s: tl_upload::ResumeState) -> ResumeState {
 mod tests {
     use super::*;
 
-    fn view() -> ipc::UploadProgress {
-        ipc::UploadProgress {
+    fn view() -> ipc::UploadRow {
+        ipc::UploadRow {
             state: UploadState::Starting,
-            ..ipc::UploadProgress::queued("u1".into(), "/v/a.mp4", 0, None, 0)
+            ..ipc::UploadRow::queued("u1".into(), "/v/a.mp4", 0, None, 0)
         }
     }
 

@@ -53,7 +53,9 @@ impl From<UploadError> for CommandError {
             | UploadError::FileTooLarge { .. }
             | UploadError::InvalidOptions(_)
             | UploadError::SessionMismatch { .. }
-            | UploadError::OtherEndpoint { .. } => ErrorCode::Invalid,
+            | UploadError::OtherEndpoint { .. }
+            | UploadError::AlreadyComplete { .. }
+            | UploadError::NeedsFile { .. } => ErrorCode::Invalid,
             UploadError::FileChanged { .. } => ErrorCode::FileChanged,
             UploadError::SessionExpired { .. } => ErrorCode::Expired,
             UploadError::Unauthorized { host, .. } => {
@@ -186,7 +188,12 @@ mod tests {
             after: std::time::Duration::from_secs(30),
         }));
         assert_eq!(e.code, ErrorCode::Network);
-        let e = CommandError::from(UploadError::Api(ApiError::Config("bad url".into())));
+        let e = CommandError::from(UploadError::Api(ApiError::Config(
+            tl_upload::ConfigError::BaseUrl {
+                url: "bad url".into(),
+                reason: "is not a valid URL".into(),
+            },
+        )));
         assert_eq!(e.code, ErrorCode::Invalid);
     }
 

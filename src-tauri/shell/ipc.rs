@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-/// The event that carries an upload's progress: its payload is an [`UploadProgress`].
+/// The event that carries an upload's progress: its payload is an [`UploadRow`].
 /// Sent at most about 10 times a second per upload, and at once on every state change.
 pub const UPLOAD_PROGRESS_EVENT: &str = "upload://progress";
 
@@ -27,7 +27,7 @@ pub const FILES_REFUSED_EVENT: &str = "files://refused";
 pub enum EventName {
     /// [`UPLOAD_PROGRESS_EVENT`].
     #[serde(rename = "upload://progress")]
-    UploadProgress,
+    UploadRow,
     /// [`SESSIONS_CHANGED_EVENT`].
     #[serde(rename = "sessions://changed")]
     SessionsChanged,
@@ -123,7 +123,7 @@ pub struct ChunkFlight {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
-pub struct UploadProgress {
+pub struct UploadRow {
     /// The app's id for this upload (not the server's session id).
     pub id: String,
     /// The local file.
@@ -178,7 +178,7 @@ pub struct UploadProgress {
     pub added_at: u64,
 }
 
-impl UploadProgress {
+impl UploadRow {
     /// A just-queued upload of `path`: nothing sent, no chunks known yet.
     pub fn queued(
         id: String,
@@ -224,7 +224,7 @@ pub struct AddResult {
     /// The path given.
     pub path: String,
     /// The queued upload, when the path was acceptable.
-    pub upload: Option<UploadProgress>,
+    pub upload: Option<UploadRow>,
     /// Why it was refused (a directory, an empty file, missing...).
     pub error: Option<CommandError>,
 }
@@ -250,11 +250,12 @@ pub enum ResumeState {
     Completed,
 }
 
-/// An unfinished upload session, from the journal, the server, or both.
+/// A row of the incomplete-sessions list: the engine's `ResumableSession` as the UI shows
+/// it, and whether the queue holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
-pub struct ResumableSession {
+pub struct SessionRow {
     /// The server's session id.
     pub upload_id: String,
     /// What can be done with it.

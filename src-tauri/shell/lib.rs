@@ -64,6 +64,7 @@ pub fn register<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
         .invoke_handler(tauri::generate_handler![
             commands::add_uploads,
             commands::cancel_upload,
+            commands::continue_upload,
             commands::delete_api_key,
             commands::forget_session,
             commands::get_settings,
@@ -73,10 +74,10 @@ pub fn register<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             commands::quit,
             commands::remove_upload,
             commands::resume_session,
-            commands::resume_upload,
             commands::save_api_key,
             commands::set_settings,
             commands::take_refused_files,
+            commands::ui_ready,
         ])
 }
 

@@ -22,13 +22,17 @@
 //! - `TWELVELABS_BASE_URL` alone: the base URL used with the keychain's key.
 //! - `TL_UPLOADER_SANDBOX_ARGS`: extra `tl-sandbox` flags for the embedded sandbox, split at
 //!   whitespace, e.g. `--chunk-size 1048576 --bandwidth 2000000` for throttled tests.
+//! - `TL_UPLOADER_EXIT_WHEN_READY=1`: read by the `ui_ready` command instead, when the page
+//!   says it has shown its first view: the app prints `tl-uploader: ui ready` to stdout and
+//!   exits with code 0. `src-tauri/scripts/check-fresh-clone.sh` uses it to prove that the
+//!   README's run command brings the page up.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use tl_upload::{DEFAULT_BASE_URL, Journal, MultipartUploadClient};
+use tl_upload::{ConfigError, DEFAULT_BASE_URL, Journal, MultipartUploadClient, Uploader};
 
 use crate::ipc::{AddResult, CommandError, Endpoint, Settings, SettingsInput};
 use crate::keychain::Keychain;
@@ -36,7 +40,8 @@ use crate::queue::Queue;
 use crate::sandbox::{self, EmbeddedSandbox};
 use crate::settings::{SETTINGS_FILE, StoredSettings};
 
-/// The journal's file name in the data directory.
+/// The journal's file name in a data directory given with `TL_UPLOADER_DATA_DIR`; otherwise
+/// the app shares `tlup`'s journal ([`Journal::open_default`]).
 pub const JOURNAL_FILE: &str = "journal.sqlite3";
 
 /// How long startup waits for the keychain before going on without the key.
@@ -151,6 +156,8 @@ pub struct AppState {
     env_remote: Option<MultipartUploadClient>,
     /// The journal, or why it cannot be used (uploads then run without one).
     journal: Result<Journal, CommandError>,
+    /// Starts every upload of the app, recording into the journal.
+    uploader: Uploader,
     conn: Mutex<Conn>,
     /// Started on first need and kept until exit, so an upload that began on it can finish
     /// after the user switches to TwelveLabs.
@@ -193,7 +200,7 @@ impl AppState {
         };
         let (data_dir, cache_dir, log_dir) = (dirs.data, dirs.cache, dirs.logs);
         let settings = StoredSettings::load(&data_dir.join(SETTINGS_FILE));
-        let journal = Journal::open(data_dir.join(JOURNAL_FILE)).map_err(CommandError::from);
+        let journal = open_journal(config.data_dir.as_deref());
         let base_url = config
             .base_url
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
@@ -223,6 +230,7 @@ impl AppState {
             sandbox_args: config.sandbox_args,
             base_url,
             env_remote,
+            uploader: Uploader::new(journal.as_ref().ok().cloned()),
             journal,
             conn: Mutex::new(Conn {
                 settings,
@@ -271,6 +279,11 @@ impl AppState {
         self.journal.clone()
     }
 
+    /// The engine's uploader, which every upload of the app goes through.
+    pub fn uploader(&self) -> &Uploader {
+        &self.uploader
+    }
+
     /// The endpoint in use and its client, starting the embedded sandbox when that is the
     /// endpoint and it is not running yet.
     ///
@@ -313,11 +326,10 @@ impl AppState {
             max_workers: conn.settings.max_workers,
             file_type: conn.settings.file_type,
             base_url: client.base_url().to_owned(),
-            journal_path: self
-                .data_dir
-                .join(JOURNAL_FILE)
-                .to_string_lossy()
-                .into_owned(),
+            journal_path: match &self.journal {
+                Ok(journal) => journal.path().to_string_lossy().into_owned(),
+                Err(e) => e.message.clone(),
+            },
             log_dir: self.log_dir.to_string_lossy().into_owned(),
             keychain_available: self.keychain_available.load(Ordering::Relaxed),
         })
@@ -411,10 +423,26 @@ fn client(key: &str, base_url: &str) -> Result<MultipartUploadClient, CommandErr
         .base_url(base_url)
         .build()
         .map_err(|e| match e {
-            // The engine's wording names the CLI's variables.
-            tl_upload::ApiError::Config(m) if m.contains("control characters") => {
+            tl_upload::ApiError::Config(ConfigError::ApiKeyControlCharacters) => {
                 CommandError::invalid("the API key contains control characters; paste it again")
+            }
+            tl_upload::ApiError::Config(ConfigError::MissingApiKey) => {
+                CommandError::invalid("the API key is empty; paste your key")
             }
             other => CommandError::from(other),
         })
+}
+
+/// The journal: the one `tlup` uses too (taking in a journal an earlier version left in
+/// the app's data directory), or the one in `data_dir` when the environment names one.
+fn open_journal(data_dir: Option<&Path>) -> Result<Journal, CommandError> {
+    match data_dir {
+        Some(dir) => Journal::open(dir.join(JOURNAL_FILE)).map_err(CommandError::from),
+        None => Journal::open_default()?.ok_or_else(|| {
+            CommandError::new(
+                crate::ipc::ErrorCode::Io,
+                "this system has no data directory for the upload journal",
+            )
+        }),
+    }
 }

@@ -6,7 +6,7 @@ import { toCommandError } from "./errors.js";
 import { baseName } from "./format.js";
 import { resumeMode } from "./sessions-model.js";
 import type { UploadStore } from "./state.js";
-import type { AddResult, CommandError, ResumableSession, UploadProgress } from "./types.js";
+import type { AddResult, CommandError, SessionRow, UploadRow } from "./types.js";
 
 /** Where failures go (the banners, in the app). */
 export interface Reporter {
@@ -60,7 +60,7 @@ export async function showRefusedFiles(backend: Backend, store: UploadStore, rep
 }
 
 /** Applies a progress event; a fresh failure is reported once, with the file's name. */
-export function applyProgress(store: UploadStore, report: Reporter, progress: UploadProgress): void {
+export function applyProgress(store: UploadStore, report: Reporter, progress: UploadRow): void {
   const result = store.apply(progress);
   if (result.failure !== null) report.error(result.failure, progress.fileName);
 }
@@ -72,9 +72,9 @@ export function applyProgress(store: UploadStore, report: Reporter, progress: Up
  */
 export async function resumeSession(
   backend: Backend,
-  session: ResumableSession,
+  session: SessionRow,
   displayName: string,
-): Promise<UploadProgress | null> {
+): Promise<UploadRow | null> {
   const mode = resumeMode(session);
   if (mode === "none") return null;
   let path: string | null = null;

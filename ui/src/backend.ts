@@ -3,10 +3,10 @@
 
 import type {
   AddResult,
-  ResumableSession,
+  SessionRow,
   Settings,
   SettingsInput,
-  UploadProgress,
+  UploadRow,
 } from "./types.js";
 
 /** Stops listening. */
@@ -23,17 +23,17 @@ export interface Backend {
   /** Queues files; one result per path, in order (a refused path carries its error). */
   addUploads(paths: string[]): Promise<AddResult[]>;
   /** Pause, resume and cancel answer with the upload's new state when the shell sends it. */
-  pauseUpload(id: string): Promise<UploadProgress | null>;
-  resumeUpload(id: string): Promise<UploadProgress | null>;
-  cancelUpload(id: string): Promise<UploadProgress | null>;
+  pauseUpload(id: string): Promise<UploadRow | null>;
+  continueUpload(id: string): Promise<UploadRow | null>;
+  cancelUpload(id: string): Promise<UploadRow | null>;
   /** Removes a finished upload from the queue. */
   removeUpload(id: string): Promise<void>;
-  listUploads(): Promise<UploadProgress[]>;
+  listUploads(): Promise<UploadRow[]>;
 
   /** Unfinished sessions, from the journal and the server. */
-  listResumable(): Promise<ResumableSession[]>;
+  listResumable(): Promise<SessionRow[]>;
   /** Resumes a session; `path` is the file the user chose, or null when the journal knows it. */
-  resumeSession(uploadId: string, path: string | null): Promise<UploadProgress>;
+  resumeSession(uploadId: string, path: string | null): Promise<UploadRow>;
   /** Drops a session from the journal (the server lets it expire). */
   forgetSession(uploadId: string): Promise<void>;
 
@@ -50,7 +50,7 @@ export interface Backend {
   takeRefusedFiles(): Promise<AddResult[]>;
 
   /** Progress of any upload (about 10 per second each, and every state change). */
-  onProgress(listener: (progress: UploadProgress) => void): Promise<Unlisten>;
+  onProgress(listener: (progress: UploadRow) => void): Promise<Unlisten>;
   /** The list of incomplete sessions may have changed. */
   onSessionsChanged(listener: () => void): Promise<Unlisten>;
   /** Files opened from outside were refused; take them with takeRefusedFiles. */
@@ -60,6 +60,8 @@ export interface Backend {
 
   /** Quits the app; unfinished uploads stay resumable. */
   quit(): Promise<void>;
+  /** Tells the shell the page has loaded and shown its first view (startup is over). */
+  uiReady(): Promise<void>;
 
   /** The native file picker; the chosen paths, or [] when cancelled. */
   pickFiles(): Promise<string[]>;

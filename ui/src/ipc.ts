@@ -6,10 +6,10 @@ import { toCommandError } from "./errors.js";
 import type {
   AddResult,
   EventName,
-  ResumableSession,
+  SessionRow,
   Settings,
   SettingsInput,
-  UploadProgress,
+  UploadRow,
 } from "./types.js";
 
 /** The slice of the global Tauri API this app uses. */
@@ -102,13 +102,13 @@ function openDialog(multiple: boolean, title: string): Promise<string | string[]
 export function tauriBackend(): Backend {
   return {
     addUploads: (paths) => call<AddResult[]>("add_uploads", { paths }),
-    pauseUpload: (id) => callMaybe<UploadProgress>("pause_upload", { id }),
-    resumeUpload: (id) => callMaybe<UploadProgress>("resume_upload", { id }),
-    cancelUpload: (id) => callMaybe<UploadProgress>("cancel_upload", { id }),
+    pauseUpload: (id) => callMaybe<UploadRow>("pause_upload", { id }),
+    continueUpload: (id) => callMaybe<UploadRow>("continue_upload", { id }),
+    cancelUpload: (id) => callMaybe<UploadRow>("cancel_upload", { id }),
     removeUpload: (id) => call<void>("remove_upload", { id }),
-    listUploads: () => call<UploadProgress[]>("list_uploads"),
-    listResumable: () => call<ResumableSession[]>("list_resumable"),
-    resumeSession: (uploadId, path) => call<UploadProgress>("resume_session", { uploadId, path }),
+    listUploads: () => call<UploadRow[]>("list_uploads"),
+    listResumable: () => call<SessionRow[]>("list_resumable"),
+    resumeSession: (uploadId, path) => call<UploadRow>("resume_session", { uploadId, path }),
     forgetSession: (uploadId) => call<void>("forget_session", { uploadId }),
     getSettings: () => call<Settings>("get_settings"),
     setSettings: (settings: SettingsInput) => call<Settings>("set_settings", { settings }),
@@ -116,10 +116,11 @@ export function tauriBackend(): Backend {
     deleteApiKey: () => call<Settings>("delete_api_key"),
     takeRefusedFiles: () => call<AddResult[]>("take_refused_files"),
     quit: () => call<void>("quit"),
+    uiReady: () => call<void>("ui_ready"),
 
     onProgress: (listener) =>
       guarded(() =>
-        tauri().event.listen<UploadProgress>(PROGRESS, (event) => listener(event.payload)),
+        tauri().event.listen<UploadRow>(PROGRESS, (event) => listener(event.payload)),
       ),
     onSessionsChanged: (listener) =>
       guarded(() => tauri().event.listen<null>(SESSIONS_CHANGED, () => listener())),

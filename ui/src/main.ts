@@ -84,6 +84,10 @@ export async function start(backend: Backend): Promise<void> {
   if (uploads.status === "fulfilled") for (const upload of uploads.value) store.seed(upload);
   else onError(uploads.reason);
   if (resumable.status === "fulfilled") offer.offer(resumable.value);
+
+  // The first view is on screen: tell the shell (its log says so, and a startup check waits
+  // for it).
+  await backend.uiReady().catch(onError);
 }
 
 void start(tauriBackend());

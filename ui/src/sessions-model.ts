@@ -1,7 +1,7 @@
 // Pure rules of the "Incomplete uploads" view: words for each state, what Resume does, and
 // the order of the rows. No DOM.
 
-import type { ResumableSession, ResumeState } from "./types.js";
+import type { SessionRow, ResumeState } from "./types.js";
 
 /** How Resume works for a session: at once, after choosing its file, or not at all. */
 export type ResumeMode = "direct" | "chooseFile" | "none";
@@ -27,18 +27,18 @@ const HINTS: Record<ResumeState, string> = {
 };
 
 /** The human words for a session state; unknown states get a neutral word. */
-export function sessionLabel(session: Pick<ResumableSession, "state" | "active">): string {
+export function sessionLabel(session: Pick<SessionRow, "state" | "active">): string {
   if (session.active) return "Uploading now";
   return LABELS[session.state] ?? "Unknown";
 }
 
 /** One sentence on what the user can do. */
-export function sessionHint(session: Pick<ResumableSession, "state" | "active">): string {
+export function sessionHint(session: Pick<SessionRow, "state" | "active">): string {
   if (session.active) return "It is in the queue above.";
   return HINTS[session.state] ?? "";
 }
 
-export function resumeMode(session: Pick<ResumableSession, "state" | "active">): ResumeMode {
+export function resumeMode(session: Pick<SessionRow, "state" | "active">): ResumeMode {
   if (session.active) return "none";
   switch (session.state) {
     case "resumable":
@@ -52,7 +52,7 @@ export function resumeMode(session: Pick<ResumableSession, "state" | "active">):
 }
 
 /** Sessions that Resume all may restart without asking anything. */
-export function directlyResumable(sessions: readonly ResumableSession[]): ResumableSession[] {
+export function directlyResumable(sessions: readonly SessionRow[]): SessionRow[] {
   return sessions.filter((s) => resumeMode(s) === "direct");
 }
 
@@ -67,7 +67,7 @@ const RANK: Record<ResumeState, number> = {
 };
 
 /** Rows in order: what can be resumed first, then newest first. */
-export function orderSessions(sessions: readonly ResumableSession[]): ResumableSession[] {
+export function orderSessions(sessions: readonly SessionRow[]): SessionRow[] {
   return [...sessions].sort((a, b) => {
     const rank = (Number(a.active) - Number(b.active)) || (RANK[a.state] ?? 9) - (RANK[b.state] ?? 9);
     if (rank !== 0) return rank;

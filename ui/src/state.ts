@@ -2,7 +2,7 @@
 // shown monotonic (a bar never goes backwards, never passes 100 %), orders the rows and tracks
 // the selected upload. No DOM, no timers: views subscribe and draw.
 
-import type { CommandError, UploadProgress, UploadState } from "./types.js";
+import type { CommandError, UploadRow, UploadState } from "./types.js";
 
 /** What a view needs to redraw after a change. */
 export interface StoreChange {
@@ -68,7 +68,7 @@ function clampPercent(value: number): number {
 }
 
 export class UploadStore {
-  private readonly uploads = new Map<string, UploadProgress>();
+  private readonly uploads = new Map<string, UploadRow>();
   /** The largest percentage shown so far, per upload. */
   private readonly shownPercent = new Map<string, number>();
   /** The largest acknowledged byte count shown so far, per upload. */
@@ -88,7 +88,7 @@ export class UploadStore {
   }
 
   /** Merges one progress event (or a command's answer) into the store. */
-  apply(progress: UploadProgress): ApplyResult {
+  apply(progress: UploadRow): ApplyResult {
     const result = this.merge(progress);
     if (result.kind !== "ignored") {
       const selection = this.reselect();
@@ -101,13 +101,13 @@ export class UploadStore {
    * Adds an upload from a command's answer, unless events already brought it: an answer may
    * arrive after newer events (they travel separately), so it never overwrites them.
    */
-  seed(progress: UploadProgress): ApplyResult {
+  seed(progress: UploadRow): ApplyResult {
     if (this.uploads.has(progress.id)) return { kind: "ignored", failure: null };
     return this.apply(progress);
   }
 
   /** Replaces the whole queue (from `list_uploads`), keeping display monotonic. */
-  replaceAll(list: readonly UploadProgress[]): void {
+  replaceAll(list: readonly UploadRow[]): void {
     const keep = new Set(list.map((u) => u.id));
     for (const id of [...this.uploads.keys()]) {
       if (!keep.has(id)) this.forget(id);
@@ -139,7 +139,7 @@ export class UploadStore {
     return this.selected;
   }
 
-  get(id: string): UploadProgress | undefined {
+  get(id: string): UploadRow | undefined {
     return this.uploads.get(id);
   }
 
@@ -148,7 +148,7 @@ export class UploadStore {
   }
 
   /** The uploads in display order: oldest first (rows never jump around). */
-  ordered(): UploadProgress[] {
+  ordered(): UploadRow[] {
     return [...this.uploads.values()].sort(
       (a, b) => a.addedAt - b.addedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
     );
@@ -183,7 +183,7 @@ export class UploadStore {
     return { total: this.uploads.size, active, completed, failed, rate };
   }
 
-  private merge(progress: UploadProgress): ApplyResult {
+  private merge(progress: UploadRow): ApplyResult {
     if (this.removed.has(progress.id)) return { kind: "ignored", failure: null };
     const before = this.uploads.get(progress.id);
     this.uploads.set(progress.id, progress);

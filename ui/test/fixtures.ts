@@ -3,13 +3,13 @@
 import type { Backend, DragDrop, Unlisten } from "../src/backend.js";
 import type {
   AddResult,
-  ResumableSession,
+  SessionRow,
   Settings,
   SettingsInput,
-  UploadProgress,
+  UploadRow,
 } from "../src/types.js";
 
-export function progress(overrides: Partial<UploadProgress> = {}): UploadProgress {
+export function progress(overrides: Partial<UploadRow> = {}): UploadRow {
   return {
     id: "u1",
     path: "/videos/talk.mp4",
@@ -36,7 +36,7 @@ export function progress(overrides: Partial<UploadProgress> = {}): UploadProgres
   };
 }
 
-export function session(overrides: Partial<ResumableSession> = {}): ResumableSession {
+export function session(overrides: Partial<SessionRow> = {}): SessionRow {
   return {
     uploadId: "sess-1",
     state: "resumable",
@@ -87,30 +87,30 @@ export class FakeBackend implements Backend {
     this.record("addUploads", paths);
     return this.addResults(paths);
   }
-  async pauseUpload(id: string): Promise<UploadProgress | null> {
+  async pauseUpload(id: string): Promise<UploadRow | null> {
     this.record("pauseUpload", id);
     return null;
   }
-  async resumeUpload(id: string): Promise<UploadProgress | null> {
-    this.record("resumeUpload", id);
+  async continueUpload(id: string): Promise<UploadRow | null> {
+    this.record("continueUpload", id);
     return null;
   }
-  async cancelUpload(id: string): Promise<UploadProgress | null> {
+  async cancelUpload(id: string): Promise<UploadRow | null> {
     this.record("cancelUpload", id);
     return null;
   }
   async removeUpload(id: string): Promise<void> {
     this.record("removeUpload", id);
   }
-  async listUploads(): Promise<UploadProgress[]> {
+  async listUploads(): Promise<UploadRow[]> {
     this.record("listUploads");
     return [];
   }
-  async listResumable(): Promise<ResumableSession[]> {
+  async listResumable(): Promise<SessionRow[]> {
     this.record("listResumable");
     return [];
   }
-  async resumeSession(uploadId: string, path: string | null): Promise<UploadProgress> {
+  async resumeSession(uploadId: string, path: string | null): Promise<UploadRow> {
     this.record("resumeSession", uploadId, path);
     if (this.resumeFails !== null) throw this.resumeFails;
     return progress({ id: `resumed-${uploadId}`, uploadId, path: path ?? "/videos/talk.mp4" });
@@ -140,7 +140,7 @@ export class FakeBackend implements Backend {
   async onFilesRefused(_listener: () => void): Promise<Unlisten> {
     return () => {};
   }
-  async onProgress(_listener: (progress: UploadProgress) => void): Promise<Unlisten> {
+  async onProgress(_listener: (progress: UploadRow) => void): Promise<Unlisten> {
     return () => {};
   }
   async onSessionsChanged(_listener: () => void): Promise<Unlisten> {
@@ -151,6 +151,9 @@ export class FakeBackend implements Backend {
   }
   async quit(): Promise<void> {
     this.record("quit");
+  }
+  async uiReady(): Promise<void> {
+    this.record("uiReady");
   }
   async pickFiles(): Promise<string[]> {
     return [];

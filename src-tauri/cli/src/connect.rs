@@ -11,24 +11,15 @@
 //! those of the embedded sandbox are not, since that server dies with tlup.
 
 use std::path::PathBuf;
-use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
 
-use tl_sandbox::{Sandbox, SandboxHandle, Storage};
-use tl_upload::{DEFAULT_BASE_URL, Journal, MultipartUploadClient};
+use tl_sandbox::embedded::EmbeddedSandbox;
+use tl_upload::{DEFAULT_BASE_URL, Journal, MultipartUploadClient, Uploader};
 
 use crate::args::ConnectionArgs;
 use crate::failure::Failure;
 use crate::format::shell_word;
 use crate::journal;
 use crate::output::Output;
-
-/// How long an asset of the embedded sandbox stays `processing`: long enough to show that
-/// the state exists, short enough not to slow anyone down.
-const SANDBOX_PROCESSING_DELAY: Duration = Duration::from_secs(1);
-
-/// Directories to delete if tlup has to exit without unwinding (a second Ctrl-C).
-static TEMP_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
 /// A client, and the sandbox behind it when there is one.
 #[derive(Debug)]
@@ -38,24 +29,9 @@ pub struct Connection {
     /// The journal file sessions are recorded in; `None` for the embedded sandbox (and in
     /// the rare system without a data directory).
     journal_path: Option<PathBuf>,
-    // Field order matters: the server stops (drops) before its directory is removed.
+    /// The sandbox inside tlup (its chunks in a directory under the system temp directory,
+    /// removed when it drops).
     sandbox: Option<EmbeddedSandbox>,
-}
-
-#[derive(Debug)]
-struct EmbeddedSandbox {
-    _handle: SandboxHandle,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for EmbeddedSandbox {
-    fn drop(&mut self) {
-        let path = self.dir.path().to_path_buf();
-        TEMP_DIRS
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .retain(|p| *p != path);
-    }
 }
 
 impl Connection {
@@ -77,7 +53,10 @@ impl Connection {
             .map(str::trim)
             .filter(|u| !u.is_empty());
         if args.uses_embedded_sandbox() {
-            let (sandbox, base_url, api_key) = EmbeddedSandbox::start()?;
+            let sandbox = EmbeddedSandbox::builder()
+                .start()
+                .map_err(|e| Failure::failed(e.to_string()))?;
+            let base_url = sandbox.base_url();
             if args.sandbox {
                 out.note(&format!(
                     "using the local sandbox at {base_url} — nothing leaves this computer"
@@ -88,7 +67,7 @@ impl Connection {
                 ));
             }
             let client = MultipartUploadClient::builder()
-                .api_key(api_key)
+                .api_key(sandbox.api_key())
                 .base_url(base_url)
                 .build()
                 .map_err(|e| Failure::failed(e.to_string()))?;
@@ -125,6 +104,15 @@ impl Connection {
         self.journal_path.as_deref().map(journal::open).transpose()
     }
 
+    /// The engine's uploader for this run of tlup, recording into [`journal`](Self::journal).
+    ///
+    /// # Errors
+    ///
+    /// As [`journal`](Self::journal).
+    pub fn uploader(&self) -> Result<Uploader, Failure> {
+        Ok(Uploader::new(self.journal()?))
+    }
+
     /// The journal file, when sessions are recorded.
     pub fn journal_path(&self) -> Option<&std::path::Path> {
         self.journal_path.as_deref()
@@ -154,49 +142,6 @@ impl Connection {
             ));
         }
         prefix
-    }
-}
-
-impl EmbeddedSandbox {
-    /// Starts a sandbox on a free loopback port with a random key, keeping chunks on disk in
-    /// a fresh temporary directory (a memory store would hold whole videos in RAM).
-    fn start() -> Result<(Self, String, String), Failure> {
-        let dir = tempfile::Builder::new()
-            .prefix("tlup-sandbox-")
-            .tempdir()
-            .map_err(|e| {
-                Failure::failed(format!(
-                    "cannot create a directory for the local sandbox: {e}"
-                ))
-            })?;
-        TEMP_DIRS
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(dir.path().to_path_buf());
-        let api_key = tl_sandbox::random_api_key();
-        let handle = Sandbox::builder()
-            .api_key(api_key.clone())
-            .storage(Storage::Disk(dir.path().join("chunks")))
-            .processing_delay(SANDBOX_PROCESSING_DELAY)
-            .start()
-            .map_err(|e| Failure::failed(format!("cannot start the local sandbox: {e}")))?;
-        let base_url = handle.base_url();
-        Ok((
-            Self {
-                _handle: handle,
-                dir,
-            },
-            base_url,
-            api_key,
-        ))
-    }
-}
-
-/// Deletes the embedded sandbox's directories; for an exit that skips destructors.
-pub fn remove_temp_dirs() {
-    let dirs = std::mem::take(&mut *TEMP_DIRS.lock().unwrap_or_else(PoisonError::into_inner));
-    for dir in dirs {
-        let _ = std::fs::remove_dir_all(dir);
     }
 }
 

@@ -1,55 +1,14 @@
 //! Checks of file arguments, made before anything is sent so that a typo is reported at
 //! once (exit code 2), not after other files have spent minutes uploading.
 
-use std::io::{self, Read};
 use std::path::Path;
 
 use tl_upload::UploadError;
 
-/// Checks that `path` is a readable, non-empty regular file and returns its size.
-///
-/// The errors are the engine's own, so the messages match whichever side notices first.
+/// Checks that `path` is a readable, non-empty regular file and returns its size: the
+/// engine's own check, so the messages match whichever side notices first.
 pub fn check(path: &Path) -> Result<u64, UploadError> {
-    let meta = match std::fs::metadata(path) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(UploadError::FileNotFound {
-                path: path.to_path_buf(),
-            });
-        }
-        Err(source) => {
-            return Err(UploadError::Unreadable {
-                path: path.to_path_buf(),
-                source,
-            });
-        }
-    };
-    if meta.is_dir() {
-        return Err(UploadError::IsDirectory {
-            path: path.to_path_buf(),
-        });
-    }
-    if !meta.is_file() {
-        let source = io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
-        return Err(UploadError::Unreadable {
-            path: path.to_path_buf(),
-            source,
-        });
-    }
-    if meta.len() == 0 {
-        return Err(UploadError::EmptyFile {
-            path: path.to_path_buf(),
-        });
-    }
-    // Reading a byte, not just opening, also catches files that open but cannot be read.
-    let mut byte = [0u8; 1];
-    if let Err(source) = std::fs::File::open(path).and_then(|mut f| f.read(&mut byte)) {
-        return Err(UploadError::Unreadable {
-            path: path.to_path_buf(),
-            source,
-        });
-    }
-    Ok(meta.len())
+    tl_upload::inspect(path).map(|info| info.size)
 }
 
 /// The file's own name, for headers and the progress bar.

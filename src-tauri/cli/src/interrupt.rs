@@ -6,7 +6,6 @@
 
 use tl_upload::CancellationToken;
 
-use crate::connect;
 use crate::output::Output;
 
 /// The exit code of a second Ctrl-C: 128 + SIGINT, what shells report for an interrupt.
@@ -28,7 +27,8 @@ pub fn install(out: &Output) -> CancellationToken {
                 cancel.cancel();
             } else {
                 out.note("interrupted again: quitting now");
-                connect::remove_temp_dirs();
+                // `exit` skips destructors: the embedded sandbox's chunks go here instead.
+                tl_sandbox::embedded::remove_live_dirs();
                 std::process::exit(HARD_EXIT);
             }
         }

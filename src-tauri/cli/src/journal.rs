@@ -12,10 +12,18 @@ use tl_upload::{Journal, JournalError};
 use crate::args::ConnectionArgs;
 use crate::failure::Failure;
 
+/// Set to `1`, tlup keeps no journal at all, as on a system without a data directory. Not
+/// in `--help`: it exists only so `scripts/bench-journal.sh` can measure what journalling
+/// costs against the same server.
+const NO_JOURNAL_FOR_BENCHMARKS: &str = "TLUP_BENCH_NO_JOURNAL";
+
 /// The journal the flags name: `--journal` or `TLUP_JOURNAL`, else the platform's default.
 /// Absolute, so the commands tlup suggests work from any directory. `None` only when the
-/// system has no data directory and no path was given.
+/// system has no data directory and no path was given (or the benchmarks' switch is set).
 pub fn path(args: &ConnectionArgs) -> Option<PathBuf> {
+    if std::env::var_os(NO_JOURNAL_FOR_BENCHMARKS).is_some_and(|v| v == "1") {
+        return None;
+    }
     let path = args
         .journal
         .clone()
@@ -36,7 +44,15 @@ pub fn is_default(path: &Path) -> bool {
 /// A failure (exit code 1) naming the file and the way out. A file that is not a journal,
 /// or one from a newer version, is left as it is.
 pub fn open(path: &Path) -> Result<Journal, Failure> {
-    Journal::open(path).map_err(|e| cannot_open(&e))
+    // The default place is the app's too, and takes in a journal an older app left.
+    let shared = if is_default(path) {
+        Journal::open_default().transpose()
+    } else {
+        None
+    };
+    shared
+        .unwrap_or_else(|| Journal::open(path))
+        .map_err(|e| cannot_open(&e))
 }
 
 /// The failure of a journal that cannot be opened: what is wrong with it, and that another

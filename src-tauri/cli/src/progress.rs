@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
-use tl_upload::{ProgressCallback, UploadPhase, UploadProgress};
+use tl_upload::{ProgressReceiver, UploadPhase, UploadProgress};
 
 use crate::format;
 use crate::output::Output;
@@ -66,10 +66,11 @@ impl FileProgress {
         })
     }
 
-    /// The callback to hand to the engine.
-    pub fn callback(self: &Arc<Self>) -> ProgressCallback {
-        let me = self.clone();
-        Arc::new(move |p: &UploadProgress| me.update(p))
+    /// Shows the upload's snapshots until it ends.
+    pub async fn follow(self: Arc<Self>, mut progress: ProgressReceiver) {
+        while let Some(p) = progress.next().await {
+            self.update(&p);
+        }
     }
 
     /// The session id, once the engine has created or found it.
@@ -210,7 +211,7 @@ mod tests {
     fn json_events_are_thinned_but_phase_changes_always_go_out() {
         let out = Output::new(true);
         let p = FileProgress::start(&out, "a", "a");
-        let cb = p.callback();
+        let cb = |s: &UploadProgress| p.update(s);
         cb(&snapshot(UploadPhase::Uploading));
         let first = p.state.lock().unwrap().last_event;
         cb(&snapshot(UploadPhase::Uploading));

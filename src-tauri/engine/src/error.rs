@@ -176,12 +176,36 @@ pub enum UploadError {
         /// Its base URL.
         base_url: String,
     },
+    /// The session is complete already: there is nothing to resume.
+    #[error("session {upload_id} is already complete{}; there is nothing to resume", asset_suffix(.asset_id))]
+    AlreadyComplete {
+        /// The session id.
+        upload_id: String,
+        /// Its asset, when known.
+        asset_id: Option<String>,
+    },
+    /// The server has the session but the journal does not know its file: resuming it needs
+    /// the file.
+    #[error(
+        "session {upload_id} is on the server, but this computer's journal does not know its file; resume it with the file"
+    )]
+    NeedsFile {
+        /// The session id.
+        upload_id: String,
+    },
     /// The caller cancelled.
     #[error("{}", cancelled_message(.upload_id))]
     Cancelled {
         /// The session, which stays resumable until it expires.
         upload_id: Option<String>,
     },
+}
+
+fn asset_suffix(asset_id: &Option<String>) -> String {
+    asset_id
+        .as_ref()
+        .map(|a| format!(" (asset {a})"))
+        .unwrap_or_default()
 }
 
 fn cancelled_message(upload_id: &Option<String>) -> String {
@@ -226,6 +250,31 @@ impl UploadError {
     /// Whether the caller cancelled.
     pub fn is_cancelled(&self) -> bool {
         matches!(self, Self::Cancelled { .. })
+    }
+
+    /// Whether another process (or another upload of this one) holds the session's lock.
+    pub fn is_locked(&self) -> bool {
+        matches!(
+            self,
+            Self::Journal(crate::journal::JournalError::Locked { .. })
+        )
+    }
+
+    /// The session this error is about, when it names one.
+    pub fn upload_id(&self) -> Option<&str> {
+        match self {
+            Self::SessionMismatch { upload_id, .. }
+            | Self::SessionNotFound { upload_id }
+            | Self::SessionExpired { upload_id }
+            | Self::SessionFailed { upload_id }
+            | Self::FileMissing { upload_id, .. }
+            | Self::OtherEndpoint { upload_id, .. }
+            | Self::AlreadyComplete { upload_id, .. }
+            | Self::NeedsFile { upload_id }
+            | Self::Journal(crate::journal::JournalError::Locked { upload_id }) => Some(upload_id),
+            Self::Cancelled { upload_id } => upload_id.as_deref(),
+            _ => None,
+        }
     }
 }
 

@@ -7,10 +7,14 @@
 //!   `list_incomplete_uploads`, `get_status`, `report_chunk_batch`,
 //!   `get_additional_presigned_urls`, `retrieve_asset`), with typed request and response
 //!   structs ([`wire`]) that tolerate unknown fields and enum values.
-//! - The uploader on top of it: [`MultipartUploadClient::upload_file`],
+//! - The uploader on top of it: one [`Uploader`] per process starts uploads from an
+//!   [`UploadSource`] (a new file, a session the journal knows, a session only the server
+//!   knows) and returns an [`UploadHandle`] that pauses, resumes, cancels, publishes
+//!   [`UploadProgress`] snapshots and resolves to an [`UploadResult`] or an [`UploadError`].
+//!   The same object lists [`ResumableSession`]s and forgets them; [`inspect`] is the one
+//!   file check. The SDK-named shortcuts [`MultipartUploadClient::upload_file`],
 //!   [`MultipartUploadClient::resume_upload`] and
-//!   [`MultipartUploadClient::wait_for_upload_completion`], with progress as
-//!   [`UploadProgress`] and failures as [`UploadError`].
+//!   [`MultipartUploadClient::wait_for_upload_completion`] remain.
 //!
 //! # How data moves
 //!
@@ -27,8 +31,7 @@
 //! - [`plan`]: the pure chunk planner.
 //! - [`retry`]: backoff with full jitter, `Retry-After`, and the per-upload retry budget.
 //! - [`progress`]: [`UploadProgress`] and per-chunk [`ChunkState`].
-//! - [`upload`]: `upload_file`, `resume_upload`, `resume_from_journal`, `list_resumable`,
-//!   `wait_for_upload_completion`.
+//! - [`upload`]: [`Uploader`], [`UploadHandle`], [`inspect`], resumable sessions, waiting.
 //! - [`journal`]: the crash-safe SQLite record of sessions and acknowledged chunks.
 //! - [`error`](mod@error): [`UploadError`].
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
@@ -42,14 +45,15 @@ pub mod retry;
 pub mod upload;
 
 pub use api::wire;
-pub use api::{ApiError, ClientBuilder, DEFAULT_BASE_URL, MultipartUploadClient};
+pub use api::{ApiError, ClientBuilder, ConfigError, DEFAULT_BASE_URL, MultipartUploadClient};
 pub use error::UploadError;
 pub use journal::{Journal, JournalError, SessionState};
 pub use plan::{ChunkPlan, ChunkSpec};
 pub use progress::{ChunkState, UploadPhase, UploadProgress};
 pub use tokio_util::sync::CancellationToken;
 pub use upload::{
-    PauseSwitch, ProgressCallback, ResumableSession, ResumeState, StatusCallback, UploadOptions,
-    UploadResult, UploadStatus, WaitOptions,
+    FileInfo, Forgotten, ProgressReceiver, ResumableSession, ResumeState, StatusCallback,
+    UploadControls, UploadHandle, UploadOptions, UploadResult, UploadSource, UploadStatus,
+    Uploader, WaitOptions, inspect,
 };
 pub use wire::FileType;

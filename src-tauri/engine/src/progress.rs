@@ -97,6 +97,28 @@ pub struct UploadProgress {
     pub chunks: Vec<ChunkState>,
 }
 
+impl UploadProgress {
+    /// The snapshot of an upload that has not found its session yet.
+    pub fn starting() -> Self {
+        Self {
+            total_chunks: 0,
+            completed_chunks: 0,
+            percentage: 0.0,
+            status: UploadPhase::Starting,
+            upload_id: None,
+            asset_id: None,
+            bytes_sent: 0,
+            bytes_acknowledged: 0,
+            total_bytes: 0,
+            bytes_per_second: 0.0,
+            eta_seconds: None,
+            retries: 0,
+            urls_refreshed: 0,
+            chunks: Vec::new(),
+        }
+    }
+}
+
 /// An exponentially weighted moving average of throughput, fed with cumulative byte counts.
 ///
 /// With a time constant of a few seconds it follows real changes of the link while

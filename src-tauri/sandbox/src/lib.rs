@@ -32,6 +32,8 @@
 //! - [`config`]: [`SandboxBuilder`] and [`Storage`]; validation into the internal config.
 //! - `handle`: [`SandboxBuilder::start`] (own thread, own runtime) and [`SandboxHandle`].
 //! - [`cli`]: [`cli::SandboxArgs`], the flags shared by `tl-sandbox` and `tlup sandbox`.
+//! - [`embedded`]: [`embedded::EmbeddedSandbox`], the sandbox the app and `tlup` start inside
+//!   themselves when there is no real server: defaults, chunk directory, cleanup.
 //! - `server`: shared state, route table, middleware (key, faults, latency), serve loop.
 //! - `routes`: handlers: `uploads` (multipart API), `chunks` (storage PUT), `assets`,
 //!   `admin` (stats and faults).
@@ -51,6 +53,7 @@ pub mod cli;
 mod clock;
 pub mod config;
 mod conn;
+pub mod embedded;
 pub mod error;
 mod extract;
 pub mod faults;

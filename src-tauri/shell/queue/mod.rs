@@ -25,37 +25,19 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
-use tl_upload::{CancellationToken, PauseSwitch, UploadError};
+use tl_upload::{UploadControls, UploadError, UploadSource};
 use tokio::sync::Notify;
 
-use crate::ipc::{CommandError, UploadProgress, UploadState};
+use crate::ipc::{CommandError, UploadRow, UploadState};
 pub(crate) use run::run;
-
-/// What running an upload means.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Job {
-    /// A new session for the file.
-    New,
-    /// Resume a session the journal knows, at `new_path` if the file moved.
-    Journal {
-        /// The session.
-        upload_id: String,
-        /// The file's new place.
-        new_path: Option<PathBuf>,
-    },
-    /// Resume a session only the server knows, with the entry's file.
-    Server {
-        /// The session.
-        upload_id: String,
-    },
-}
 
 #[derive(Debug)]
 struct Entry {
-    view: UploadProgress,
-    job: Job,
-    pause: PauseSwitch,
-    cancel: CancellationToken,
+    view: UploadRow,
+    /// Where its upload begins (a new file, or a session to resume).
+    source: UploadSource,
+    /// Its pause and cancel, handed to the engine when its turn comes.
+    controls: UploadControls,
     /// Whether the runner is driving it now (its engine run is going, maybe paused).
     running: bool,
 }
@@ -73,7 +55,7 @@ impl Entry {
     /// Lets its engine run go on after a pause: uploading, or starting when it has no
     /// session yet.
     fn go_on(&mut self) {
-        self.pause.resume();
+        self.controls.resume();
         self.view.state = match self.view.upload_id {
             None => UploadState::Starting,
             Some(_) => UploadState::Uploading,
@@ -86,13 +68,12 @@ impl Entry {
 pub(crate) struct Turn {
     pub(crate) id: String,
     pub(crate) path: PathBuf,
-    pub(crate) job: Job,
-    pub(crate) pause: PauseSwitch,
-    pub(crate) cancel: CancellationToken,
+    pub(crate) source: UploadSource,
+    pub(crate) controls: UploadControls,
 }
 
 /// Where changed views go (the UI's `upload://progress` event).
-pub(crate) type Sink = Box<dyn Fn(&UploadProgress) + Send + Sync>;
+pub(crate) type Sink = Box<dyn Fn(&UploadRow) + Send + Sync>;
 
 /// The queue. Its lock is held only for a field update, a copy, and publishing the change.
 #[derive(Default)]
@@ -118,7 +99,7 @@ fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-fn not_allowed(action: &str, view: &UploadProgress) -> CommandError {
+fn not_allowed(action: &str, view: &UploadRow) -> CommandError {
     let state = serde_json::to_value(view.state)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
@@ -133,7 +114,7 @@ impl Queue {
     }
 
     /// Publishes `view`; called with the lock held (see the module docs).
-    fn publish(&self, view: &UploadProgress) {
+    fn publish(&self, view: &UploadRow) {
         if let Some(sink) = self.sink.get() {
             sink(view);
         }
@@ -158,13 +139,10 @@ impl Queue {
     }
 
     /// Queues an upload of `path`, publishes it and wakes the runner.
-    pub(crate) fn push(&self, path: &str, total_bytes: u64, job: Job) -> UploadProgress {
+    pub(crate) fn push(&self, path: &str, total_bytes: u64, source: UploadSource) -> UploadRow {
         let n = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let upload_id = match &job {
-            Job::New => None,
-            Job::Journal { upload_id, .. } | Job::Server { upload_id } => Some(upload_id.clone()),
-        };
-        let view = UploadProgress::queued(
+        let upload_id = source.upload_id().map(str::to_owned);
+        let view = UploadRow::queued(
             format!("upload-{n}"),
             path,
             total_bytes,
@@ -175,9 +153,8 @@ impl Queue {
             let mut entries = self.lock();
             entries.push(Entry {
                 view: view.clone(),
-                job,
-                pause: PauseSwitch::new(),
-                cancel: CancellationToken::new(),
+                source,
+                controls: UploadControls::default(),
                 running: false,
             });
             self.publish(&view);
@@ -187,12 +164,12 @@ impl Queue {
     }
 
     /// Every upload, oldest first.
-    pub(crate) fn list(&self) -> Vec<UploadProgress> {
+    pub(crate) fn list(&self) -> Vec<UploadRow> {
         self.lock().iter().map(|e| e.view.clone()).collect()
     }
 
     /// Upload `id`.
-    pub(crate) fn view(&self, id: &str) -> Result<UploadProgress, CommandError> {
+    pub(crate) fn view(&self, id: &str) -> Result<UploadRow, CommandError> {
         self.with(id, |e| Ok(e.view.clone()))
     }
 
@@ -227,9 +204,8 @@ impl Queue {
         Some(Turn {
             id: entry.view.id.clone(),
             path: PathBuf::from(&entry.view.path),
-            job: entry.job.clone(),
-            pause: entry.pause.clone(),
-            cancel: entry.cancel.clone(),
+            source: entry.source.clone(),
+            controls: entry.controls.clone(),
         })
     }
 
@@ -241,7 +217,7 @@ impl Queue {
 
     /// Applies `f` to upload `id`'s view and publishes it when it changed. Returns whether
     /// it changed, and whether it just got its session id.
-    pub(crate) fn update(&self, id: &str, f: impl FnOnce(&mut UploadProgress)) -> (bool, bool) {
+    pub(crate) fn update(&self, id: &str, f: impl FnOnce(&mut UploadRow)) -> (bool, bool) {
         let mut entries = self.lock();
         let Some(entry) = entries.iter_mut().find(|e| e.view.id == id) else {
             return (false, false);
@@ -258,7 +234,7 @@ impl Queue {
 
     /// Marks upload `id` as no longer driven by the runner, applies `f` to its view and
     /// publishes it; its turn passes on.
-    pub(crate) fn finish(&self, id: &str, f: impl FnOnce(&mut UploadProgress)) {
+    pub(crate) fn finish(&self, id: &str, f: impl FnOnce(&mut UploadRow)) {
         {
             let mut entries = self.lock();
             if let Some(entry) = entries.iter_mut().find(|e| e.view.id == id) {
@@ -272,11 +248,11 @@ impl Queue {
 
     /// Pauses upload `id`: chunks in flight finish, no new one starts, and its turn passes to
     /// the next queued upload; a queued one waits.
-    pub(crate) fn pause(&self, id: &str) -> Result<UploadProgress, CommandError> {
+    pub(crate) fn pause(&self, id: &str) -> Result<UploadRow, CommandError> {
         let view = self.with(id, |e| match e.view.state {
             UploadState::Paused => Ok(e.view.clone()),
             UploadState::Queued | UploadState::Starting | UploadState::Uploading => {
-                e.pause.pause();
+                e.controls.pause();
                 e.view.state = UploadState::Paused;
                 e.view.bytes_per_second = 0.0;
                 e.view.eta_seconds = None;
@@ -293,7 +269,7 @@ impl Queue {
     /// the turn and is parked in the queue when one has; one paused before its turn is queued
     /// again. A cancelled or failed one is queued again as `retry`, a fresh attempt that
     /// resumes its session when there is one.
-    pub(crate) fn resume(&self, id: &str, retry: Job) -> Result<UploadProgress, CommandError> {
+    pub(crate) fn resume(&self, id: &str, retry: UploadSource) -> Result<UploadRow, CommandError> {
         let view = {
             let mut entries = self.lock();
             let taken = entries.iter().any(|e| e.view.id != id && e.has_turn());
@@ -307,13 +283,12 @@ impl Queue {
                 UploadState::Paused if e.running && taken => e.view.state = UploadState::Queued,
                 UploadState::Paused if e.running => e.go_on(),
                 UploadState::Paused => {
-                    e.pause.resume();
+                    e.controls.resume();
                     e.view.state = UploadState::Queued;
                 }
                 UploadState::Cancelled | UploadState::Failed if !e.running => {
-                    e.job = retry;
-                    e.pause = PauseSwitch::new();
-                    e.cancel = CancellationToken::new();
+                    e.source = retry;
+                    e.controls = UploadControls::default();
                     e.view.state = UploadState::Queued;
                     e.view.error = None;
                     e.view.percentage = 0.0;
@@ -333,12 +308,12 @@ impl Queue {
     /// Cancels upload `id`. A running one stops at once and its state comes from the engine
     /// (the session stays resumable until it expires); one that has not started is marked
     /// cancelled here.
-    pub(crate) fn cancel(&self, id: &str) -> Result<UploadProgress, CommandError> {
+    pub(crate) fn cancel(&self, id: &str) -> Result<UploadRow, CommandError> {
         self.with(id, |e| {
             if !is_active(e.view.state) {
                 return Err(not_allowed("cancel", &e.view));
             }
-            e.cancel.cancel();
+            e.controls.cancel();
             if !e.running {
                 e.view.state = UploadState::Cancelled;
                 e.view.error = Some(CommandError::from(UploadError::Cancelled {
@@ -391,11 +366,15 @@ mod tests {
     use super::*;
     use crate::ipc::ErrorCode;
 
+    fn new_file() -> UploadSource {
+        UploadSource::NewFile("/v/file.mp4".into())
+    }
+
     #[test]
     fn uploads_are_taken_oldest_first_skipping_paused_ones() {
         let q = Queue::default();
-        let a = q.push("/v/a.mp4", 10, Job::New);
-        let b = q.push("/v/b.mp4", 10, Job::New);
+        let a = q.push("/v/a.mp4", 10, new_file());
+        let b = q.push("/v/b.mp4", 10, new_file());
         assert_eq!(a.file_name, "a.mp4");
         assert_eq!(q.pause(&a.id).unwrap().state, UploadState::Paused);
         let turn = q.next().unwrap();
@@ -403,7 +382,7 @@ mod tests {
         assert_eq!(q.view(&b.id).unwrap().state, UploadState::Starting);
         assert!(q.next().is_none());
         assert_eq!(
-            q.resume(&a.id, Job::New).unwrap().state,
+            q.resume(&a.id, new_file()).unwrap().state,
             UploadState::Queued
         );
         assert!(q.next().is_none(), "b has the turn");
@@ -416,9 +395,9 @@ mod tests {
     #[test]
     fn a_pause_gives_the_turn_away_and_a_parked_upload_gets_it_back() {
         let q = Queue::default();
-        let a = q.push("/v/a.mp4", 10, Job::New);
-        let b = q.push("/v/b.mp4", 10, Job::New);
-        let c = q.push("/v/c.mp4", 10, Job::New);
+        let a = q.push("/v/a.mp4", 10, new_file());
+        let b = q.push("/v/b.mp4", 10, new_file());
+        let c = q.push("/v/c.mp4", 10, new_file());
         let turn_a = q.next().unwrap();
         assert_eq!(turn_a.id, a.id);
         assert!(q.next().is_none(), "a has the turn");
@@ -429,13 +408,13 @@ mod tests {
 
         // Paused, a keeps its run but not its turn: b starts.
         q.pause(&a.id).unwrap();
-        assert!(turn_a.pause.is_paused());
+        assert!(turn_a.controls.is_paused());
         let turn_b = q.next().unwrap();
         assert_eq!(turn_b.id, b.id);
         // Resumed while b has the turn, a is parked: queued, its switch still paused.
-        let parked = q.resume(&a.id, Job::New).unwrap();
+        let parked = q.resume(&a.id, new_file()).unwrap();
         assert_eq!(parked.state, UploadState::Queued);
-        assert!(turn_a.pause.is_paused());
+        assert!(turn_a.controls.is_paused());
         assert!(q.next().is_none(), "b has the turn");
         assert_eq!(q.active_sessions(), HashSet::from(["sess-a".to_owned()]));
 
@@ -443,7 +422,7 @@ mod tests {
         q.finish(&b.id, |v| v.state = UploadState::Processing);
         assert!(q.next().is_none(), "a parked upload is not started again");
         assert_eq!(q.view(&a.id).unwrap().state, UploadState::Uploading);
-        assert!(!turn_a.pause.is_paused());
+        assert!(!turn_a.controls.is_paused());
         assert_eq!(q.view(&c.id).unwrap().state, UploadState::Queued);
         assert!(q.next().is_none(), "a has the turn again");
 
@@ -457,10 +436,10 @@ mod tests {
             "nothing queued: a is paused, not parked"
         );
         assert_eq!(
-            q.resume(&a.id, Job::New).unwrap().state,
+            q.resume(&a.id, new_file()).unwrap().state,
             UploadState::Uploading
         );
-        assert!(!turn_a.pause.is_paused());
+        assert!(!turn_a.controls.is_paused());
     }
 
     #[test]
@@ -469,8 +448,9 @@ mod tests {
         let a = q.push(
             "/v/a.mp4",
             10,
-            Job::Server {
+            UploadSource::Server {
                 upload_id: "sess-1".into(),
+                path: "/v/a.mp4".into(),
             },
         );
         assert!(q.active_sessions().contains("sess-1"));
@@ -481,14 +461,14 @@ mod tests {
         assert!(e.message.contains("sess-1"), "{}", e.message);
         assert!(q.active_sessions().is_empty());
         assert_eq!(q.cancel(&a.id).unwrap_err().code, ErrorCode::Invalid);
-        let again = q.resume(&a.id, Job::New).unwrap();
+        let again = q.resume(&a.id, new_file()).unwrap();
         assert_eq!((again.state, again.error), (UploadState::Queued, None));
     }
 
     #[test]
     fn only_finished_uploads_can_be_removed() {
         let q = Queue::default();
-        let a = q.push("/v/a.mp4", 10, Job::New);
+        let a = q.push("/v/a.mp4", 10, new_file());
         let e = q.remove(&a.id).unwrap_err();
         assert!(e.message.contains("cancel it"), "{}", e.message);
         q.cancel(&a.id).unwrap();
@@ -503,7 +483,7 @@ mod tests {
         let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
         let sink = seen.clone();
         q.publish_to(Box::new(move |v| sink.lock().unwrap().push(v.clone())));
-        let a = q.push("/v/a.mp4", 10, Job::New);
+        let a = q.push("/v/a.mp4", 10, new_file());
         assert_eq!(q.update(&a.id, |_| {}), (false, false));
         assert_eq!(
             q.update(&a.id, |v| v.upload_id = Some("s".into())),

@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use tauri::{AppHandle, Manager, Runtime};
-use tl_upload::{MultipartUploadClient, UploadOptions, UploadResult};
+use tl_upload::{MultipartUploadClient, UploadOptions, UploadResult, UploadSource};
 
-use super::{Job, Turn};
+use super::Turn;
 use crate::forward;
-use crate::ipc::{CommandError, ErrorCode, UploadProgress, UploadState};
+use crate::ipc::{CommandError, ErrorCode, UploadRow, UploadState};
 use crate::state::AppState;
 
 /// How long the app waits for an uploaded file's asset to be ready.
@@ -50,9 +50,9 @@ async fn upload<R: Runtime>(
     log::info!(
         "{}: {} {} on {endpoint:?} at {}",
         turn.id,
-        match turn.job {
-            Job::New => "uploading",
-            Job::Journal { .. } | Job::Server { .. } => "resuming",
+        match turn.source {
+            UploadSource::NewFile(_) => "uploading",
+            UploadSource::Journal { .. } | UploadSource::Server { .. } => "resuming",
         },
         turn.path.display(),
         client.base_url(),
@@ -60,28 +60,23 @@ async fn upload<R: Runtime>(
     let options = UploadOptions {
         file_type: settings.engine_file_type(),
         max_workers: usize::try_from(settings.max_workers).unwrap_or(5),
-        pause: Some(turn.pause.clone()),
-        cancel: Some(turn.cancel.clone()),
-        journal: state.journal().ok(),
-        progress: Some(forward::callback(
-            app.clone(),
-            turn.id.clone(),
-            turn.pause.clone(),
-        )),
         ..UploadOptions::default()
     };
-    let result = match &turn.job {
-        Job::New => client.upload_file(&turn.path, options).await,
-        Job::Journal {
-            upload_id,
-            new_path,
-        } => {
-            client
-                .resume_from_journal(upload_id, new_path.as_deref(), options)
-                .await
-        }
-        Job::Server { upload_id } => client.resume_upload(upload_id, &turn.path, options).await,
-    }?;
+    let handle =
+        state
+            .uploader()
+            .start_with(turn.controls.clone(), &client, turn.source.clone(), options);
+    // The last snapshot is folded in before the runner records the end, so a late one
+    // never overwrites the final state.
+    let forwarding = tauri::async_runtime::spawn(forward::follow(
+        app.clone(),
+        turn.id.clone(),
+        handle.progress(),
+        turn.controls.clone(),
+    ));
+    let result = handle.result().await;
+    let _ = forwarding.await;
+    let result = result?;
     Ok((client, result))
 }
 
@@ -138,7 +133,7 @@ fn conclude<R: Runtime>(
 }
 
 /// Marks a view as stopped by `error`: cancelled or failed, with nothing in flight.
-fn stopped(v: &mut UploadProgress, error: CommandError) {
+fn stopped(v: &mut UploadRow, error: CommandError) {
     v.state = match error.code {
         ErrorCode::Cancelled => UploadState::Cancelled,
         _ => UploadState::Failed,
@@ -181,7 +176,11 @@ mod tests {
 
     #[test]
     fn a_stopped_upload_has_nothing_in_flight() {
-        let mut v = crate::queue::Queue::default().push("/v/a.mp4", 9, Job::New);
+        let mut v = crate::queue::Queue::default().push(
+            "/v/a.mp4",
+            9,
+            UploadSource::NewFile("/v/a.mp4".into()),
+        );
         v.chunks = "durps".into();
         v.bytes_per_second = 9.0;
         stopped(&mut v, CommandError::new(ErrorCode::Cancelled, "cancelled"));

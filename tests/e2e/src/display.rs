@@ -5,9 +5,10 @@
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use tl_test_support::poll_blocking;
 
 /// The screen size: room for the app's 1100×760 window and, below it, the drag source.
 pub const SCREEN: (u32, u32) = (1280, 1024);
@@ -49,20 +50,26 @@ impl Xvfb {
                 .stderr(Stdio::null())
                 .spawn()
                 .context("cannot run Xvfb (apt-get install xvfb)")?;
-            let deadline = Instant::now() + Duration::from_secs(15);
-            loop {
-                if Path::new(&socket).exists() && xdpyinfo_ok(number) {
-                    return Ok(Self { child, number });
-                }
-                if child.try_wait()?.is_some() {
-                    break; // lost a race for this number: try the next one
-                }
-                if Instant::now() > deadline {
+            // Some(true): it answers; Some(false): it ended, having lost a race for this
+            // number, so the next one is tried.
+            let answered = poll_blocking(
+                &format!("Xvfb on :{number}"),
+                Duration::from_secs(15),
+                Duration::from_millis(50),
+                || -> Result<Option<bool>> {
+                    if Path::new(&socket).exists() && xdpyinfo_ok(number) {
+                        return Ok(Some(true));
+                    }
+                    Ok(child.try_wait()?.is_some().then_some(false))
+                },
+            );
+            match answered {
+                Ok(true) => return Ok(Self { child, number }),
+                Ok(false) => {}
+                Err(_) => {
                     let _ = child.kill();
                     let _ = child.wait();
-                    break;
                 }
-                std::thread::sleep(Duration::from_millis(50));
             }
         }
         bail!("could not start an Xvfb server on any display number")

@@ -17,8 +17,6 @@
 
 pub mod display;
 pub mod drag;
-pub mod files;
-pub mod http;
 pub mod procs;
 
 use std::future::Future;
@@ -33,6 +31,10 @@ use serde_json::{Value, json};
 
 pub use display::Xvfb;
 pub use drag::DragSource;
+/// A minimal HTTP/1.1 GET of JSON on loopback, for the sandbox's API.
+pub use tl_test_support::http;
+/// A sandbox asset's SHA-256 once it is `ready`: `(base_url, key, asset_id, limit)`.
+pub use tl_test_support::ready_asset_sha256;
 
 /// One test at a time unless `E2E_PARALLEL=1`.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -125,32 +127,20 @@ pub fn screenshot_dir() -> PathBuf {
 /// # Errors
 ///
 /// When the deadline passes.
-pub async fn poll<T, F, Fut>(
-    what: &str,
-    limit: Duration,
-    every: Duration,
-    mut check: F,
-) -> Result<T>
+pub async fn poll<T, F, Fut>(what: &str, limit: Duration, every: Duration, check: F) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<T>>>,
 {
-    let deadline = Instant::now() + limit;
-    let mut last_error = None;
-    loop {
-        match check().await {
-            Ok(Some(v)) => return Ok(v),
-            Ok(None) => {}
-            Err(e) => last_error = Some(e),
-        }
-        if Instant::now() > deadline {
-            return Err(match last_error {
-                Some(e) => e.context(format!("timed out after {limit:?} waiting for {what}")),
-                None => anyhow!("timed out after {limit:?} waiting for {what}"),
-            });
-        }
-        tokio::time::sleep(every).await;
-    }
+    tl_test_support::poll(what, limit, every, check)
+        .await
+        .map_err(|timeout| {
+            let message = timeout.to_string();
+            match timeout.last_error {
+                Some(e) => e.context(message),
+                None => anyhow!(message),
+            }
+        })
 }
 
 /// How long one WebDriver call may take before the test gives up on it (a hung driver must
@@ -233,7 +223,11 @@ impl Harness {
     /// When it cannot be written.
     pub fn random_file(&self, name: &str, size: u64) -> Result<(PathBuf, String)> {
         let path = self.file(name);
-        let sha = files::random_file(&path, size)?;
+        // Seeded by the whole path, which names the test's own directory: other content on
+        // every run, as a real user's files would be.
+        let seed = tl_test_support::name_seed(&path.to_string_lossy());
+        let sha = tl_test_support::write_random_file(&path, size, seed)
+            .with_context(|| format!("writing {}", path.display()))?;
         Ok((path, sha))
     }
 
@@ -805,52 +799,13 @@ pub struct GridCounts {
     pub failed: u64,
 }
 
-/// A sandbox asset's status and SHA-256, once it is `ready` (polls `GET {base}/assets/{id}`).
-///
-/// # Errors
-///
-/// When the asset does not become ready within `limit` or has no `sha256`.
-pub async fn ready_asset_sha256(
-    base_url: &str,
-    key: &str,
-    asset_id: &str,
-    limit: Duration,
-) -> Result<String> {
-    let url = format!("{}/assets/{asset_id}", base_url.trim_end_matches('/'));
-    poll(
-        &format!("asset {asset_id} to be ready"),
-        limit,
-        Duration::from_millis(250),
-        || {
-            let url = url.clone();
-            async move {
-                let (status, body) = http::get_json(&url, key)?;
-                if status != 200 {
-                    bail!("GET {url}: {status} {body}");
-                }
-                match body["status"].as_str() {
-                    Some("ready") => body["sha256"]
-                        .as_str()
-                        .map(|s| Some(s.to_owned()))
-                        .ok_or_else(|| anyhow!("ready asset without sha256: {body}")),
-                    Some("failed") => bail!("asset failed: {body}"),
-                    _ => Ok(None),
-                }
-            }
-        },
-    )
-    .await
-}
-
 /// A sandbox in the test process (it outlives app restarts), with the key `e2e`.
 ///
 /// # Errors
 ///
 /// When it cannot start.
 pub fn test_sandbox(chunk_size: u64, bandwidth: Option<u64>) -> Result<tl_sandbox::SandboxHandle> {
-    tl_sandbox::Sandbox::builder()
-        .api_key(E2E_KEY)
-        .chunk_size(chunk_size)
+    tl_test_support::sandbox(E2E_KEY, chunk_size)
         .bandwidth(bandwidth)
         .processing_delay(Duration::from_millis(300))
         .start()

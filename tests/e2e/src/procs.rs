@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// `(pid, ppid)` of every process now.
 fn parents() -> HashMap<u32, u32> {
@@ -98,15 +98,9 @@ pub fn alive(pid: u32) -> bool {
 
 /// Sends SIGKILL to each pid (errors ignored: it may be gone already).
 pub fn kill9(pids: &[u32]) {
-    if pids.is_empty() {
-        return;
+    if !pids.is_empty() {
+        let _ = tl_test_support::send_signal("KILL", pids);
     }
-    let _ = Command::new("kill")
-        .arg("-9")
-        .args(pids.iter().map(u32::to_string))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
 }
 
 /// User + system CPU time of `pid` in clock ticks (utime + stime, fields 14 and 15).

@@ -142,7 +142,10 @@ async fn first_run(h: &Harness, app: &App, bin: &Path, bus: &SessionBus) -> Resu
             .unwrap_or_default()
     };
     let settings = app.invoke("get_settings", json!({})).await?;
-    let journal = xdg("XDG_DATA_HOME").join(ID).join("journal.sqlite3");
+    // The journal is the one tlup shares, not in the app's own directory.
+    let journal = xdg("XDG_DATA_HOME")
+        .join("tl-uploader")
+        .join("journal.sqlite3");
     let logs = xdg("XDG_STATE_HOME").join(ID).join("logs");
     ensure!(
         settings["journalPath"] == json!(journal.to_string_lossy()),

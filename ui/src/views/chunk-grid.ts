@@ -18,7 +18,7 @@ import {
 import { byId, h, setAttr, setText, show } from "../dom.js";
 import { formatBytes, formatPercent, plural } from "../format.js";
 import type { UploadStore } from "../state.js";
-import type { UploadProgress } from "../types.js";
+import type { UploadRow } from "../types.js";
 
 /** Cells of the placeholder grid shown before an upload has chunks. */
 const PLACEHOLDER_CELLS = 72;
@@ -188,7 +188,7 @@ export function mountChunkGrid(store: UploadStore): void {
     }
   }
 
-  function describe(upload: UploadProgress | undefined): void {
+  function describe(upload: UploadRow | undefined): void {
     setText(subject, upload?.fileName ?? "No upload selected");
     const known = upload !== undefined && upload.totalChunks > 0;
     show(stats, known);

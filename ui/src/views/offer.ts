@@ -4,14 +4,14 @@
 
 import { byId, icon, setText, show } from "../dom.js";
 import { directlyResumable, offerText } from "../sessions-model.js";
-import type { ResumableSession } from "../types.js";
+import type { SessionRow } from "../types.js";
 import type { SessionsView } from "./sessions.js";
 
 export interface ResumeOffer {
   /** Offers to resume what can be resumed without questions (once per app start). */
-  offer(sessions: readonly ResumableSession[]): void;
+  offer(sessions: readonly SessionRow[]): void;
   /** Follows the list: updates the count, hides the offer when nothing is left. */
-  sync(sessions: readonly ResumableSession[]): void;
+  sync(sessions: readonly SessionRow[]): void;
 }
 
 export function mountResumeOffer(view: () => SessionsView): ResumeOffer {
@@ -20,7 +20,7 @@ export function mountResumeOffer(view: () => SessionsView): ResumeOffer {
   const resumeAll = byId<HTMLButtonElement>("resume-all");
   const dismiss = byId<HTMLButtonElement>("dismiss-offer");
   element.prepend(icon("refresh", "icon banner-icon"));
-  let ready: ResumableSession[] = [];
+  let ready: SessionRow[] = [];
   let offered = false;
 
   function render(): void {

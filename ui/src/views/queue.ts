@@ -16,7 +16,7 @@ import {
   type StoreChange,
   type UploadStore,
 } from "../state.js";
-import type { UploadProgress } from "../types.js";
+import type { UploadRow } from "../types.js";
 
 interface Row {
   element: HTMLLIElement;
@@ -123,7 +123,7 @@ export function mountQueue(
       // The new state arrives as a progress event; the commands' answers may be older than
       // the events (they travel separately), so they are not applied.
       if (action === "pause") await backend.pauseUpload(id);
-      else if (action === "resume") await backend.resumeUpload(id);
+      else if (action === "resume") await backend.continueUpload(id);
       else if (action === "cancel") await backend.cancelUpload(id);
       else {
         await backend.removeUpload(id);
@@ -232,7 +232,7 @@ export function mountQueue(
     }
   }
 
-  function update(row: Row, u: UploadProgress): void {
+  function update(row: Row, u: UploadRow): void {
     const total = Math.max(0, u.totalBytes);
     const percent = store.displayPercent(u.id);
     const acked = store.displayAcked(u.id);

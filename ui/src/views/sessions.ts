@@ -8,35 +8,35 @@ import { announce, byId, h, icon, iconButton, setText, show } from "../dom.js";
 import { describeError, toCommandError } from "../errors.js";
 import { baseName, formatAgo, formatBytes, formatBytesOf, formatExpiry } from "../format.js";
 import { orderSessions, resumeMode, sessionHint, sessionLabel } from "../sessions-model.js";
-import type { ResumableSession, UploadProgress } from "../types.js";
+import type { SessionRow, UploadRow } from "../types.js";
 
 export interface SessionsView {
   /** Reloads the list; resolves with the sessions shown. */
-  refresh(): Promise<ResumableSession[]>;
+  refresh(): Promise<SessionRow[]>;
   /** Hides the sessions that have a row in the queue (it resumes them too); redraws. */
   hideQueued(uploadIds: ReadonlySet<string>): void;
   /** Resumes a session the way its state allows (used by the start-up offer too). */
-  resume(session: ResumableSession): Promise<boolean>;
+  resume(session: SessionRow): Promise<boolean>;
 }
 
 export function mountSessions(
   backend: Backend,
-  onResumed: (upload: UploadProgress) => void,
+  onResumed: (upload: UploadRow) => void,
   onError: (error: unknown, subject?: string) => void,
-  onListChange: (sessions: readonly ResumableSession[]) => void = () => {},
+  onListChange: (sessions: readonly SessionRow[]) => void = () => {},
 ): SessionsView {
   const list = byId<HTMLUListElement>("sessions");
   const empty = byId("sessions-empty");
   const count = byId("sessions-count");
   const refreshButton = byId<HTMLButtonElement>("refresh-sessions");
   refreshButton.prepend(icon("refresh"));
-  let all: ResumableSession[] = [];
-  let sessions: ResumableSession[] = [];
+  let all: SessionRow[] = [];
+  let sessions: SessionRow[] = [];
   let queued: ReadonlySet<string> = new Set();
-  let loading: Promise<ResumableSession[]> | null = null;
+  let loading: Promise<SessionRow[]> | null = null;
   let again = false;
 
-  function nameOf(s: ResumableSession): string {
+  function nameOf(s: SessionRow): string {
     if (s.fileName !== null) return s.fileName;
     if (s.filePath !== null) return baseName(s.filePath);
     return `Unknown file of ${formatBytes(s.totalBytes)}`;
@@ -53,7 +53,7 @@ export function mountSessions(
   const emptyText = empty.textContent ?? "";
   let loaded = false;
 
-  async function load(): Promise<ResumableSession[]> {
+  async function load(): Promise<SessionRow[]> {
     refreshButton.disabled = true;
     list.setAttribute("aria-busy", "true");
     if (!loaded) setText(empty, "Looking for interrupted uploads…");
@@ -78,7 +78,7 @@ export function mountSessions(
   }
 
   // One load at a time; a refresh asked for meanwhile runs once after it.
-  function refresh(): Promise<ResumableSession[]> {
+  function refresh(): Promise<SessionRow[]> {
     if (loading !== null) {
       again = true;
       return loading;
@@ -93,7 +93,7 @@ export function mountSessions(
     return loading;
   }
 
-  async function resume(session: ResumableSession): Promise<boolean> {
+  async function resume(session: SessionRow): Promise<boolean> {
     try {
       const upload = await resumeSession(backend, session, nameOf(session));
       if (upload === null) return false;
@@ -108,7 +108,7 @@ export function mountSessions(
     }
   }
 
-  async function forget(session: ResumableSession): Promise<void> {
+  async function forget(session: SessionRow): Promise<void> {
     try {
       await backend.forgetSession(session.uploadId);
       announce(`Forgot ${nameOf(session)}`);
@@ -119,7 +119,7 @@ export function mountSessions(
     }
   }
 
-  function row(s: ResumableSession, now: number): HTMLLIElement {
+  function row(s: SessionRow, now: number): HTMLLIElement {
     const mode = resumeMode(s);
     const percent = s.totalBytes > 0 ? Math.min(1, s.bytesDone / s.totalBytes) : 0;
     const bar = h("div", { class: "progress-acked" });

@@ -93,7 +93,7 @@ pub async fn run(cli: Cli) -> Status {
         }
         Command::Forget(args) => {
             let ctx = Context::new(connection.merged(&args.connection));
-            let result = forget::run(&ctx, &args);
+            let result = forget::run(&ctx, &args).await;
             ctx.conclude(result)
         }
         Command::Status(args) => {

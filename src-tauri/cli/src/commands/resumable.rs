@@ -21,15 +21,15 @@ pub async fn run(ctx: &Context) -> Result<(), Failure> {
         return Err(no_sandbox_sessions());
     }
     let conn = ctx.connect()?;
-    let Some(journal) = conn.journal()? else {
+    let uploader = conn.uploader()?;
+    if uploader.journal().is_none() {
         return Err(Failure::usage(
             "there is no data directory for the upload journal; pass --journal PATH",
         ));
-    };
-    let client = &conn.client;
+    }
     let fetch = async {
-        client
-            .list_resumable(&journal)
+        uploader
+            .resumable_sessions(&conn.client)
             .await
             .map_err(|e| Failure::upload(&e))
     };

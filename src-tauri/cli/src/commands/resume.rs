@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 
-use tl_upload::{Journal, SessionState, UploadOptions};
+use tl_upload::{UploadError, Uploader};
 
 use super::transfer::{self, Transfer};
 use super::{Context, resumable};
@@ -51,93 +51,58 @@ impl From<Failure> for Stop {
     }
 }
 
-/// Resumes session `id`: from the journal when it knows the session, else from the server
-/// with the file the user named.
+/// Resumes session `id` by the engine's rule: from the journal when it knows the session,
+/// else from the server with the file the user named.
 async fn resume(ctx: &Context, args: &ResumeArgs, id: &str) -> Result<(), Stop> {
     if ctx.connection.uses_embedded_sandbox() {
         return Err(no_sandbox_sessions().into());
     }
     let conn = ctx.connect()?;
-    let journal = conn.journal()?;
-    let record = match &journal {
-        Some(journal) => journal
-            .session(id)
-            .map_err(|e| Failure::failed(e.to_string()))?,
-        None => None,
+    let uploader = conn.uploader()?;
+    let found = ctx
+        .interruptible(async {
+            Ok(uploader
+                .source_for(&conn.client, id, args.file.clone())
+                .await)
+        })
+        .await?;
+    let source = match found {
+        Ok(source) => source,
+        Err(e) => return Err(refused(&conn, &uploader, id, &e).into()),
     };
-    let (path, from_journal): (PathBuf, bool) = match (record, &args.file) {
-        (Some(record), _) if record.state == SessionState::Completed => {
-            let asset = record
-                .asset_id
-                .map(|a| format!(" (asset {a})"))
-                .unwrap_or_default();
-            return Err(Failure::failed(format!(
-                "session {id} is already complete{asset}; there is nothing to resume"
-            ))
-            .into());
-        }
-        (Some(record), file) => (file.clone().unwrap_or(record.file_path), true),
-        (None, Some(file)) => (file.clone(), false),
-        (None, None) => return Err(unknown(ctx, &conn, journal.as_ref(), id).await.into()),
-    };
-    let options = UploadOptions {
-        journal,
-        ..transfer::options(&args.transfer)
-    };
-    let client = &conn.client;
+    let path = source.path().map(PathBuf::from).unwrap_or_default();
     let transfer = Transfer {
         ctx,
         conn: &conn,
         path: &path,
         resuming: Some(id),
     };
-    let result = if from_journal {
-        let new_path = args.file.as_deref();
-        transfer
-            .run(options, move |o| {
-                client.resume_from_journal(id, new_path, o)
-            })
-            .await
-    } else {
-        let path = path.as_path();
-        transfer
-            .run(options, move |o| client.resume_upload(id, path, o))
-            .await
-    };
-    result
+    transfer
+        .run(&uploader, source, transfer::options(&args.transfer))
+        .await
         .map(drop)
         .map_err(|failure| Stop::Reported(failure.status))
 }
 
-/// The failure for a session the journal does not know and no file was named for: whether
-/// the server has it (then the file is all that is missing) or nobody does.
-async fn unknown(ctx: &Context, conn: &Connection, journal: Option<&Journal>, id: &str) -> Failure {
+/// The failure for a session that cannot be resumed as asked, with what to run instead.
+fn refused(conn: &Connection, uploader: &Uploader, id: &str, e: &UploadError) -> Failure {
     let advice = Advice::new(conn);
     let client = &conn.client;
-    let listing = ctx
-        .interruptible(async {
-            client
-                .list_incomplete_uploads(50)
-                .collect()
-                .await
-                .map_err(|e| Failure::api(client, &e, || "the listing was not found".to_owned()))
-        })
-        .await;
-    let place = journal.map_or_else(
+    let place = uploader.journal().map_or_else(
         || "no journal is kept here".to_owned(),
         |j| format!("the journal at {}", j.path().display()),
     );
-    let mut failure = match listing {
-        Err(failure) => return failure,
-        Ok(sessions) if sessions.iter().any(|s| s.upload_id == id) => Failure::failed(format!(
+    let mut failure = match e {
+        UploadError::NeedsFile { .. } => Failure::failed(format!(
             "session {id} is on the server, but {place} does not know its file; name it: `{}`",
             advice.resume_with(id, "FILE")
         )),
-        Ok(_) => Failure::failed(format!(
+        UploadError::SessionNotFound { .. } => Failure::failed(format!(
             "there is no session {id} in {place} nor among the incomplete uploads on {}; `{}` lists what can be resumed",
             client.host(),
             advice.list()
         )),
+        e => Failure::upload(e),
     };
     failure.upload_id = Some(id.to_owned());
     failure

@@ -4,13 +4,12 @@
 //! The engine options come from the transfer flags here; the caller adds the journal (and,
 //! for uploads, what the new session asks for).
 
-use std::future::Future;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tl_upload::wire::AssetStatus;
-use tl_upload::{UploadError, UploadOptions, UploadResult};
+use tl_upload::{UploadError, UploadOptions, UploadResult, UploadSource, Uploader};
 
 use super::Context;
 use crate::advice::Advice;
@@ -49,27 +48,33 @@ pub struct Transfer<'a> {
 }
 
 impl Transfer<'_> {
-    /// Runs `start` (an upload or a resume of the file) with progress shown, then prints
-    /// the result or the failure with what to do next.
-    pub async fn run<F, Fut>(
+    /// Runs the upload `source` describes (a new file or a resume) through `uploader`,
+    /// with progress shown and Ctrl-C cancelling it, then prints the result or the failure
+    /// with what to do next.
+    pub async fn run(
         &self,
+        uploader: &Uploader,
+        source: UploadSource,
         options: UploadOptions,
-        start: F,
-    ) -> Result<UploadResult, Failure>
-    where
-        F: FnOnce(UploadOptions) -> Fut,
-        Fut: Future<Output = Result<UploadResult, UploadError>>,
-    {
+    ) -> Result<UploadResult, Failure> {
         let (ctx, conn, path) = (self.ctx, self.conn, self.path);
         let label = path.display().to_string();
         let name = display_name(path);
         let progress = FileProgress::start(&ctx.out, &label, &name);
-        let options = UploadOptions {
-            progress: Some(progress.callback()),
-            cancel: Some(ctx.cancel.clone()),
-            ..options
-        };
-        let e = match start(options).await {
+        let handle = uploader.start(&conn.client, source, options);
+        let bar = tokio::spawn(progress.clone().follow(handle.progress()));
+        // Ctrl-C cancels; the engine still reports what is stored before it ends, so the
+        // result is awaited either way.
+        let controls = handle.controls();
+        let interrupt = ctx.cancel.clone();
+        let on_interrupt = tokio::spawn(async move {
+            interrupt.cancelled().await;
+            controls.cancel();
+        });
+        let result = handle.result().await;
+        on_interrupt.abort();
+        let _ = bar.await;
+        let e = match result {
             Ok(result) => {
                 let rate = result.bytes_uploaded as f64 / result.transfer_seconds.max(1e-3);
                 progress.succeed(&format!(

@@ -10,10 +10,10 @@
 //! whatever stops tlup (Ctrl-C, a kill, a crash, a reboot), `tlup resume ID` sends only the
 //! rest. Not with the embedded sandbox: its sessions end with tlup.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::{Value, json};
-use tl_upload::{Journal, UploadOptions};
+use tl_upload::{UploadOptions, UploadSource, Uploader};
 
 use super::Context;
 use super::transfer::{self, Transfer};
@@ -45,22 +45,22 @@ pub async fn run(ctx: &Context, args: UploadArgs) -> Status {
     let mut outcomes = check_all(ctx, &args.files);
     if outcomes.iter().any(|(_, o)| o.is_none()) {
         let opened = ctx.connect().and_then(|conn| {
-            let journal = conn.journal()?;
-            Ok((conn, journal))
+            let uploader = conn.uploader()?;
+            Ok((conn, uploader))
         });
-        let (conn, journal) = match opened {
+        let (conn, uploader) = match opened {
             Ok(opened) => opened,
             Err(failure) => {
                 ctx.out.failure(&failure, None);
                 return worst(&outcomes).max(failure.status);
             }
         };
-        if journal.is_none() && !conn.is_embedded_sandbox() {
+        if uploader.journal().is_none() && !conn.is_embedded_sandbox() {
             ctx.out.note(
                 "no data directory for the upload journal: an interrupted upload can only be resumed with `tlup resume ID FILE` (pass --journal PATH to keep a journal)",
             );
         }
-        upload_all(ctx, &conn, journal.as_ref(), &args, &mut outcomes).await;
+        upload_all(ctx, &conn, &uploader, &args, &mut outcomes).await;
     }
     let outcomes: Vec<(PathBuf, Outcome)> = outcomes
         .into_iter()
@@ -111,7 +111,7 @@ fn check_all(ctx: &Context, paths: &[PathBuf]) -> Vec<Entry> {
 async fn upload_all(
     ctx: &Context,
     conn: &Connection,
-    journal: Option<&Journal>,
+    uploader: &Uploader,
     args: &UploadArgs,
     queue: &mut [Entry],
 ) {
@@ -137,19 +137,16 @@ async fn upload_all(
             enable_hls: args.session.hls.then_some(true),
             enable_thumbnail: args.session.thumbnail.then_some(true),
             user_metadata: metadata_object(&args.session.metadata),
-            journal: journal.cloned(),
             ..transfer::options(&args.transfer)
         };
-        let (client, path): (_, &Path) = (&conn.client, path);
         let transfer = Transfer {
             ctx,
             conn,
             path,
             resuming: None,
         };
-        let result = transfer
-            .run(options, move |o| client.upload_file(path, o))
-            .await;
+        let source = UploadSource::NewFile(path.clone());
+        let result = transfer.run(uploader, source, options).await;
         *outcome = Some(match result {
             Ok(r) => Outcome::Uploaded(r.asset_id),
             Err(f) => Outcome::Failed(f),

@@ -7,11 +7,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
-use tl_sandbox::{Sandbox, SandboxBuilder, SandboxHandle};
+use tl_sandbox::{SandboxBuilder, SandboxHandle};
+use tl_test_support::{send_signal, settled_asset};
+
+/// A fresh temporary directory.
+pub use tl_test_support::tempdir;
+/// Polls a condition about every millisecond; fails the test after the limit, naming it.
+pub use tl_test_support::wait_until;
 
 /// The longest any single tlup run may take before the watchdog kills it.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
@@ -21,10 +26,7 @@ pub const MIB: u64 = 1024 * 1024;
 
 /// A sandbox builder with a small chunk size, so small files have several chunks.
 pub fn sandbox() -> SandboxBuilder {
-    Sandbox::builder()
-        .api_key("test-key")
-        .chunk_size(MIB)
-        .processing_delay(Duration::ZERO)
+    tl_test_support::sandbox("test-key", MIB)
 }
 
 /// The home (and data) directory of every tlup the tests run, so that the default journal
@@ -102,9 +104,7 @@ impl Watchdog {
         let (tx, rx) = mpsc::channel::<()>();
         let thread = std::thread::spawn(move || {
             if rx.recv_timeout(limit) == Err(mpsc::RecvTimeoutError::Timeout) {
-                let _ = Command::new("kill")
-                    .args(["-KILL", &pid.to_string()])
-                    .status();
+                let _ = send_signal("KILL", &[pid]);
             }
         });
         Self {
@@ -166,16 +166,6 @@ impl Running {
             stdout: self.stdout.take().unwrap().join().unwrap(),
             stderr: self.stderr.take().unwrap().join().unwrap(),
         }
-    }
-}
-
-/// Polls `done` about every millisecond until it holds; fails the test after `limit`,
-/// naming `what`.
-pub fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(1));
     }
 }
 
@@ -290,32 +280,14 @@ pub fn stdout_lines(child: &mut Child) -> std::io::Lines<BufReader<std::process:
 
 /// Sends SIGINT, as Ctrl-C does.
 pub fn interrupt(pid: u32) {
-    let status = Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status()
-        .unwrap();
+    let status = send_signal("INT", &[pid]).unwrap();
     assert!(status.success(), "kill -INT {pid}");
 }
 
 /// Writes `len` pseudo-random bytes (different for each `seed`) and returns their SHA-256.
 pub fn random_file(path: &Path, len: u64, seed: u64) -> String {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut bytes = Vec::with_capacity(len as usize);
-    while (bytes.len() as u64) < len {
-        // xorshift64*: fast, and no two chunks of a file are alike.
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        bytes.extend_from_slice(&state.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
-    }
-    bytes.truncate(len as usize);
-    std::fs::write(path, &bytes).unwrap();
-    hex::encode(Sha256::digest(&bytes))
-}
-
-/// A fresh temporary directory.
-pub fn tempdir() -> tempfile::TempDir {
-    tempfile::tempdir().unwrap()
+    tl_test_support::write_random_file(path, len, seed)
+        .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()))
 }
 
 /// `path` in `dir`.
@@ -323,29 +295,21 @@ pub fn file(dir: &tempfile::TempDir, name: &str) -> PathBuf {
     dir.path().join(name)
 }
 
-/// The asset as the sandbox serves it, read with the engine's client once the sandbox has
-/// hashed the assembled bytes (it does so right after the last report).
+/// The asset as the sandbox serves it, once the sandbox has hashed the assembled bytes (it
+/// does so right after the last report).
 pub fn asset(server: &SandboxHandle, asset_id: &str) -> Value {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let client = tl_upload::MultipartUploadClient::builder()
-        .api_key(server.api_key())
-        .base_url(server.base_url())
-        .build()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    runtime.block_on(async {
-        loop {
-            let asset = client.retrieve_asset(asset_id).await.unwrap();
-            let value = serde_json::to_value(&asset).unwrap();
-            if value.get("sha256").is_some_and(Value::is_string) || Instant::now() > deadline {
-                return value;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
+    let base_url = server.base_url();
+    let settled = settled_asset(
+        &base_url,
+        server.api_key(),
+        asset_id,
+        Duration::from_secs(20),
+    );
+    runtime.block_on(settled).unwrap()
 }
 
 /// The SHA-256 the sandbox computed over the asset's assembled bytes.

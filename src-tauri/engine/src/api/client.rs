@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::error::ApiError;
+use super::error::{ApiError, ConfigError};
 use super::pager::{IncompleteUploadsPager, StatusPager};
 use super::wire::*;
 use crate::retry::{Backoff, parse_retry_after};
@@ -134,14 +134,10 @@ impl ClientBuilder {
     pub fn build(self) -> Result<MultipartUploadClient, ApiError> {
         let api_key = self.api_key.unwrap_or_default();
         if api_key.trim().is_empty() {
-            return Err(ApiError::Config(
-                "no API key: set TWELVELABS_API_KEY or pass --api-key".into(),
-            ));
+            return Err(ConfigError::MissingApiKey.into());
         }
         if api_key.chars().any(|c| c.is_control()) {
-            return Err(ApiError::Config(
-                "the API key contains control characters".into(),
-            ));
+            return Err(ConfigError::ApiKeyControlCharacters.into());
         }
         let base_url = self
             .base_url
@@ -152,13 +148,16 @@ impl ClientBuilder {
             })
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
         let base_url = base_url.trim().trim_end_matches('/').to_owned();
-        let parsed = reqwest::Url::parse(&base_url).map_err(|e| {
-            ApiError::Config(format!("the base URL `{base_url}` is not a valid URL: {e}"))
+        let parsed = reqwest::Url::parse(&base_url).map_err(|e| ConfigError::BaseUrl {
+            url: base_url.clone(),
+            reason: format!("is not a valid URL: {e}"),
         })?;
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-            return Err(ApiError::Config(format!(
-                "the base URL `{base_url}` must start with http:// or https://"
-            )));
+            return Err(ConfigError::BaseUrl {
+                url: base_url,
+                reason: "must start with http:// or https://".into(),
+            }
+            .into());
         }
         let host = match parsed.port() {
             Some(port) => format!("{}:{port}", parsed.host_str().unwrap_or_default()),
@@ -172,7 +171,7 @@ impl ClientBuilder {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("tl-uploader/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| ApiError::Config(format!("cannot set up HTTP: {}", e.without_url())))?;
+            .map_err(|e| ConfigError::Http(e.without_url().to_string()))?;
         Ok(MultipartUploadClient {
             inner: Arc::new(Inner {
                 http,
@@ -354,9 +353,9 @@ impl MultipartUploadClient {
         count: u64,
     ) -> Result<(RequestAdditionalPresignedUrlsResponse, Option<SystemTime>), ApiError> {
         if start == 0 || count == 0 || count > MAX_URLS_PER_CALL {
-            return Err(ApiError::Config(format!(
+            return Err(ApiError::Config(ConfigError::InvalidArgument(format!(
                 "presigned URLs: start must be at least 1 and count 1–50 (got start {start}, count {count})"
-            )));
+            ))));
         }
         let path = format!(
             "assets/multipart-uploads/{}/presigned-urls",
@@ -520,7 +519,10 @@ mod tests {
             .base_url("http://h/v1.3")
             .build()
             .unwrap_err();
-        assert!(e.to_string().contains("TWELVELABS_API_KEY"), "{e}");
+        assert!(
+            matches!(e, ApiError::Config(ConfigError::MissingApiKey)),
+            "{e:?}"
+        );
         let e = MultipartUploadClient::builder()
             .api_key("k")
             .base_url("ftp://h")

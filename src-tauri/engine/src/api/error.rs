@@ -43,8 +43,35 @@ pub enum ApiError {
         detail: String,
     },
     /// The client was configured wrongly (no key, a malformed base URL).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+/// Why a client could not be built. Front ends match the variant to say where the value
+/// came from (a flag, a variable, a settings field); the messages name no such place.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No API key, or only whitespace.
+    #[error("no API key was given")]
+    MissingApiKey,
+    /// The API key has control characters (a pasted line break, say).
+    #[error("the API key contains control characters")]
+    ApiKeyControlCharacters,
+    /// The base URL is not an http(s) URL with a host.
+    #[error("the base URL `{url}` {reason}")]
+    BaseUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A call was asked for with arguments the protocol does not allow.
     #[error("{0}")]
-    Config(String),
+    InvalidArgument(String),
+    /// The HTTP stack could not be set up.
+    #[error("cannot set up HTTP: {0}")]
+    Http(String),
 }
 
 /// An error's message and those of its causes that it does not already include, so
@@ -121,6 +148,12 @@ impl ApiError {
     /// Whether the server does not know the id that was asked for.
     pub fn is_not_found(&self) -> bool {
         self.status() == Some(404)
+    }
+
+    /// Whether the server refused a parameter of the request as invalid (400
+    /// `parameter_invalid`).
+    pub fn is_invalid_parameter(&self) -> bool {
+        self.status() == Some(400) && self.code() == Some("parameter_invalid")
     }
 
     pub(crate) fn from_body(

@@ -8,22 +8,34 @@
 //! - a row per acknowledged chunk: index, ETag, size, and whether it was reported.
 //!
 //! A chunk row is written only after its PUT returned an ETag, and `reported` flips only
-//! after the report call succeeded, each in its own committed transaction (WAL, synchronous
-//! FULL): a process killed at any moment loses at most the chunks in flight, and the file is
-//! never left half-written. Sessions are locked with an OS file lock while an upload runs, so
-//! two processes never upload the same session, and a dead process leaves no stale lock.
+//! after the report call succeeded, each committed (WAL, synchronous FULL) before the
+//! upload goes on: a process killed at any moment loses at most the chunks in flight, and
+//! the file is never left half-written. Sessions are locked with an OS file lock while an
+//! upload runs, so two processes never upload the same session, and a dead process leaves
+//! no stale lock.
+//!
+//! The async engine writes through [`Journal::writer`], whose writes run on a thread of the
+//! journal's own and are committed in groups (see [`JournalWriter`]), so no fsync ever
+//! holds a thread of the async runtime: a chunk worker queues its chunk's row, and the
+//! reporter flushes the journal before each report. The methods of [`Journal`] itself
+//! write at once, on the calling thread, for the front ends' occasional calls.
 
 mod fingerprint;
+mod place;
 mod schema;
+mod writer;
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use fingerprint::fingerprint;
+pub use place::Adopted;
 pub use schema::SCHEMA_VERSION;
+pub use writer::JournalWriter;
 
 /// What went wrong with the journal.
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +77,8 @@ pub enum JournalError {
         /// The session.
         upload_id: String,
     },
-    /// A file beside the journal (its folder, a lock file) could not be made.
+    /// A file beside the journal (its folder, a lock file) could not be made, or the
+    /// journal's writer thread could not be started.
     #[error("cannot prepare {}: {source}", path.display())]
     Io {
         /// The path.
@@ -73,6 +86,13 @@ pub enum JournalError {
         /// The OS error.
         #[source]
         source: std::io::Error,
+    },
+    /// The journal's writer thread ended before it confirmed a write, so whether the write
+    /// is on disk is unknown. It ends only with its journal, so this means a bug.
+    #[error("the upload journal at {} stopped before it confirmed a write", path.display())]
+    WriterStopped {
+        /// The journal file.
+        path: PathBuf,
     },
 }
 
@@ -154,21 +174,46 @@ pub struct ChunkRecord {
     pub reported: bool,
 }
 
-/// The journal. Cheap to clone; clones share one connection.
+/// The journal. Cheap to clone; clones share one connection (and one writer thread).
 #[derive(Clone)]
 pub struct Journal {
     inner: Arc<Inner>,
 }
 
 struct Inner {
+    db: Arc<Db>,
+    /// Started by the first write through [`Journal::writer`]; dropping it (with the last
+    /// clone of the journal) lets the thread finish what it was given, then joins it.
+    writer: OnceLock<writer::Writer>,
+}
+
+/// The connection, shared by the journal's callers and its writer thread.
+struct Db {
     path: PathBuf,
     conn: Mutex<Connection>,
+    /// Transactions the writer thread committed, for the tests of group commit.
+    group_commits: AtomicU64,
+}
+
+impl Db {
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic in another thread mid-call leaves SQLite consistent (each statement is
+        // atomic, a transaction rolls back when dropped), so the connection stays usable.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn error(&self, source: rusqlite::Error) -> JournalError {
+        JournalError::Database {
+            path: self.path.clone(),
+            source,
+        }
+    }
 }
 
 impl std::fmt::Debug for Journal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Journal")
-            .field("path", &self.inner.path)
+            .field("path", &self.inner.db.path)
             .finish_non_exhaustive()
     }
 }
@@ -180,13 +225,6 @@ pub struct SessionLock {
 }
 
 impl Journal {
-    /// The journal's usual place: the platform's data directory
-    /// (`~/.local/share/tl-uploader` on Linux, `~/Library/Application Support/tl-uploader`
-    /// on macOS, `%APPDATA%\tl-uploader` on Windows).
-    pub fn default_path() -> Option<PathBuf> {
-        dirs::data_dir().map(|d| d.join("tl-uploader").join("journal.sqlite3"))
-    }
-
     /// Opens (or creates) the journal at `path`, migrating an older schema.
     ///
     /// # Errors
@@ -220,8 +258,12 @@ impl Journal {
         };
         Ok(Self {
             inner: Arc::new(Inner {
-                path,
-                conn: Mutex::new(conn),
+                db: Arc::new(Db {
+                    path,
+                    conn: Mutex::new(conn),
+                    group_commits: AtomicU64::new(0),
+                }),
+                writer: OnceLock::new(),
             }),
         })
     }
@@ -248,20 +290,22 @@ impl Journal {
 
     /// The journal file.
     pub fn path(&self) -> &Path {
-        &self.inner.path
+        &self.inner.db.path
+    }
+
+    /// A handle for async code: its writes wait for durability without blocking the
+    /// runtime, and writes that arrive together are committed together. Cheap; every
+    /// writer of a journal (and of its clones) feeds the same thread, started on first use.
+    pub fn writer(&self) -> JournalWriter {
+        JournalWriter::new(self.clone())
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
-        // A panic in another thread mid-call leaves SQLite consistent (each statement is
-        // atomic), so the connection stays usable.
-        self.inner.conn.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner.db.conn()
     }
 
     fn db(&self, source: rusqlite::Error) -> JournalError {
-        JournalError::Database {
-            path: self.inner.path.clone(),
-            source,
-        }
+        self.inner.db.error(source)
     }
 
     /// Records a new session (or replaces the record of the same id).
@@ -298,11 +342,12 @@ impl Journal {
             .map_err(|e| self.db(e))
     }
 
-    /// Records that the storage acknowledged chunk `index` with `etag`.
+    /// Records that the storage acknowledged chunk `index` with `etag`, on the calling
+    /// thread (async code uses [`JournalWriter::record_chunk`]).
     ///
     /// # Errors
     ///
-    /// [`JournalError::Database`].
+    /// [`JournalError::Database`], also when the journal has no session `upload_id`.
     pub fn record_chunk(
         &self,
         upload_id: &str,
@@ -310,19 +355,12 @@ impl Journal {
         etag: &str,
         size: u64,
     ) -> Result<(), JournalError> {
-        self.conn()
-            .execute(
-                "INSERT INTO chunks (upload_id, chunk_index, etag, size, reported)
-                 VALUES (?1, ?2, ?3, ?4, 0)
-                 ON CONFLICT (upload_id, chunk_index)
-                 DO UPDATE SET etag = excluded.etag, size = excluded.size, reported = 0",
-                params![upload_id, to_i64(index), etag, to_i64(size)],
-            )
-            .map(drop)
-            .map_err(|e| self.db(e))
+        insert_chunk(&self.conn(), upload_id, index, etag, size).map_err(|e| self.db(e))
     }
 
-    /// Records that the server accepted the reports of `indices`.
+    /// Records that the server accepted the reports of `indices`, on the calling thread
+    /// (async code uses [`JournalWriter::mark_reported`]). Indices the journal has no row
+    /// for are skipped.
     ///
     /// # Errors
     ///
@@ -330,17 +368,7 @@ impl Journal {
     pub fn mark_reported(&self, upload_id: &str, indices: &[u64]) -> Result<(), JournalError> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(|e| self.db(e))?;
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "UPDATE chunks SET reported = 1 WHERE upload_id = ?1 AND chunk_index = ?2",
-                )
-                .map_err(|e| self.db(e))?;
-            for &i in indices {
-                stmt.execute(params![upload_id, to_i64(i)])
-                    .map_err(|e| self.db(e))?;
-            }
-        }
+        set_reported(&tx, upload_id, indices).map_err(|e| self.db(e))?;
         tx.commit().map_err(|e| self.db(e))
     }
 
@@ -512,7 +540,7 @@ impl Journal {
             Ok(())
         } else {
             Err(JournalError::Corrupt {
-                path: self.inner.path.clone(),
+                path: self.path().to_path_buf(),
                 findings: findings.join("; "),
             })
         }
@@ -524,7 +552,7 @@ impl Journal {
     ///
     /// [`JournalError::Locked`] when another live process holds it.
     pub fn lock(&self, upload_id: &str) -> Result<SessionLock, JournalError> {
-        let dir = self.inner.path.with_extension("locks");
+        let dir = self.path().with_extension("locks");
         std::fs::create_dir_all(&dir).map_err(|source| JournalError::Io {
             path: dir.clone(),
             source,
@@ -552,6 +580,36 @@ impl Journal {
             Err(std::fs::TryLockError::Error(source)) => Err(JournalError::Io { path, source }),
         }
     }
+}
+
+/// The row of an acknowledged chunk; a chunk stored again replaces its ETag and is no
+/// longer reported.
+fn insert_chunk(
+    conn: &Connection,
+    upload_id: &str,
+    index: u64,
+    etag: &str,
+    size: u64,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO chunks (upload_id, chunk_index, etag, size, reported)
+         VALUES (?1, ?2, ?3, ?4, 0)
+         ON CONFLICT (upload_id, chunk_index)
+         DO UPDATE SET etag = excluded.etag, size = excluded.size, reported = 0",
+    )?
+    .execute(params![upload_id, to_i64(index), etag, to_i64(size)])
+    .map(drop)
+}
+
+/// Flags chunks as reported; meant to run inside a transaction, so all or none flip.
+fn set_reported(conn: &Connection, upload_id: &str, indices: &[u64]) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE chunks SET reported = 1 WHERE upload_id = ?1 AND chunk_index = ?2",
+    )?;
+    for &i in indices {
+        stmt.execute(params![upload_id, to_i64(i)])?;
+    }
+    Ok(())
 }
 
 const SELECT_SESSION: &str = "SELECT upload_id, asset_id, base_url, file_path, file_size,

@@ -9,7 +9,7 @@ use tokio::sync::watch;
 /// While paused, the chunks already in flight finish (their bytes are not wasted) and are
 /// reported; no new chunk starts until [`resume`](Self::resume).
 #[derive(Debug, Clone)]
-pub struct PauseSwitch {
+pub(crate) struct PauseSwitch {
     tx: Arc<watch::Sender<bool>>,
 }
 
@@ -21,24 +21,24 @@ impl Default for PauseSwitch {
 
 impl PauseSwitch {
     /// A switch in the running position.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             tx: Arc::new(watch::Sender::new(false)),
         }
     }
 
     /// Pauses: no new chunk starts.
-    pub fn pause(&self) {
+    pub(crate) fn pause(&self) {
         self.tx.send_replace(true);
     }
 
     /// Resumes.
-    pub fn resume(&self) {
+    pub(crate) fn resume(&self) {
         self.tx.send_replace(false);
     }
 
     /// Whether the upload is paused.
-    pub fn is_paused(&self) -> bool {
+    pub(crate) fn is_paused(&self) -> bool {
         *self.tx.borrow()
     }
 

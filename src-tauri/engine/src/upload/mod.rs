@@ -1,10 +1,17 @@
-//! The uploader: [`upload_file`](MultipartUploadClient::upload_file),
+//! The uploader: [`Uploader`] starts uploads from an [`UploadSource`] and returns an
+//! [`UploadHandle`]; it also lists [`ResumableSession`]s and forgets them. The SDK-named
+//! shortcuts [`upload_file`](MultipartUploadClient::upload_file),
 //! [`resume_upload`](MultipartUploadClient::resume_upload) and
-//! [`wait_for_upload_completion`](MultipartUploadClient::wait_for_upload_completion).
+//! [`wait_for_upload_completion`](MultipartUploadClient::wait_for_upload_completion) are
+//! here too.
 //!
 //! # Layout
 //!
-//! - `source`: file checks and chunk bodies streamed from their offsets.
+//! - `uploader`: [`Uploader`], the entry point.
+//! - `handle`: [`UploadHandle`], [`UploadControls`] and [`ProgressReceiver`].
+//! - `begin`: the three ways an upload begins, each ending in one prepared session.
+//! - `sessions`: resumable sessions, and forgetting them.
+//! - `source`: [`inspect`] and chunk bodies streamed from their offsets.
 //! - `urls`: the pool of presigned URLs, minted just in time, never used twice.
 //! - `put`: one chunk PUT with its stall watchdog.
 //! - `report`: the batching reporter.
@@ -12,17 +19,19 @@
 //! - `run`: the sliding window and the confirmation rounds.
 //! - `wait`: waiting for a session or an asset.
 
+mod begin;
 mod control;
+mod handle;
 mod put;
 mod report;
-mod resume;
 mod run;
+mod sessions;
 mod source;
 mod track;
+mod uploader;
 mod urls;
 mod wait;
 
-use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,28 +39,21 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::api::wire::{Asset, CreateAssetUploadRequest, FileType};
+use crate::api::wire::{Asset, FileType};
 use crate::api::{ApiError, MultipartUploadClient};
 use crate::error::UploadError;
-use crate::journal::{Journal, SessionRecord, SessionState};
-use crate::plan::ChunkPlan;
-use crate::progress::{UploadPhase, UploadProgress};
-use crate::retry::RetryBudget;
-pub use control::PauseSwitch;
-pub use resume::{ResumableSession, ResumeState};
+use crate::journal::SessionState;
+use crate::progress::UploadPhase;
+pub use begin::UploadSource;
+pub use handle::{ProgressReceiver, UploadControls, UploadHandle};
 use run::Session;
-use source::SourceFile;
-use track::Tracker;
-use urls::UrlPool;
+pub use sessions::{Forgotten, ResumableSession, ResumeState};
+pub use source::{FileInfo, inspect};
+pub use uploader::Uploader;
 pub use wait::{StatusCallback, UploadStatus, WaitOptions};
 
-/// Receives progress snapshots, about every `progress_interval` and at once on each phase
-/// change. It runs on the upload's runtime, so it should be quick (send to a channel, set a
-/// bar), never block.
-pub type ProgressCallback = Arc<dyn Fn(&UploadProgress) + Send + Sync>;
-
 /// How to upload. The first six fields are the official SDKs' options, with their defaults.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct UploadOptions {
     /// The name the platform shows; the file's own name when `None`.
     pub filename: Option<String>,
@@ -82,16 +84,6 @@ pub struct UploadOptions {
     pub report_interval: Duration,
     /// How often progress snapshots are published.
     pub progress_interval: Duration,
-    /// Where progress goes.
-    pub progress: Option<ProgressCallback>,
-    /// Cancels the upload. The session stays resumable until it expires (the API cannot
-    /// abort one).
-    pub cancel: Option<CancellationToken>,
-    /// Pauses and resumes the upload.
-    pub pause: Option<PauseSwitch>,
-    /// Records the session and every acknowledged chunk, so the upload can be resumed after
-    /// a crash or a restart with only the missing chunks sent.
-    pub journal: Option<Journal>,
 }
 
 impl Default for UploadOptions {
@@ -111,27 +103,7 @@ impl Default for UploadOptions {
             stall_timeout: Duration::from_secs(30),
             report_interval: Duration::from_millis(250),
             progress_interval: Duration::from_millis(100),
-            progress: None,
-            cancel: None,
-            pause: None,
-            journal: None,
         }
-    }
-}
-
-impl fmt::Debug for UploadOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UploadOptions")
-            .field("filename", &self.filename)
-            .field("file_type", &self.file_type)
-            .field("batch_size", &self.batch_size)
-            .field("max_workers", &self.max_workers)
-            .field("max_retries", &self.max_retries)
-            .field("retry_delay", &self.retry_delay)
-            .field("wait_for_ready", &self.wait_for_ready)
-            .field("stall_timeout", &self.stall_timeout)
-            .field("journal", &self.journal)
-            .finish_non_exhaustive()
     }
 }
 
@@ -209,128 +181,57 @@ pub(crate) fn api_error(client: &MultipartUploadClient, e: ApiError) -> UploadEr
 }
 
 impl MultipartUploadClient {
-    /// Uploads the file at `path` in a new session.
+    /// Uploads the file at `path` in a new session, recording nothing locally: the official
+    /// SDKs' `upload_file`. For progress, pause, cancel or a journal, use an [`Uploader`].
     ///
     /// # Errors
     ///
-    /// [`UploadError`] naming the file problem, the failing chunk or request, or
-    /// [`UploadError::Cancelled`].
-    ///
-    /// # Cancellation
-    ///
-    /// Cancelling `options.cancel` stops the PUTs in flight; chunks already stored are
-    /// reported first, so [`resume_upload`](Self::resume_upload) sends only the rest.
+    /// [`UploadError`] naming the file problem, the failing chunk or request.
     pub async fn upload_file(
         &self,
         path: impl AsRef<Path>,
         options: UploadOptions,
     ) -> Result<UploadResult, UploadError> {
-        let started = Instant::now();
-        options.validate()?;
-        let source = SourceFile::inspect(path.as_ref()).await?;
-        let fingerprint = match &options.journal {
-            Some(_) => Some(source.fingerprint().await?),
-            None => None,
+        let source = UploadSource::NewFile(path.as_ref().to_path_buf());
+        Uploader::new(None)
+            .start(self, source, options)
+            .result()
+            .await
+    }
+
+    /// Resumes session `upload_id` with the file at `path` from the server's record alone:
+    /// checks that the file fits the session (size and chunk count) and uploads only the
+    /// chunks the server does not list as completed.
+    ///
+    /// # Errors
+    ///
+    /// [`UploadError::SessionNotFound`], [`UploadError::SessionExpired`] or
+    /// [`UploadError::SessionMismatch`] when the session cannot take this file; otherwise
+    /// as [`upload_file`](Self::upload_file).
+    pub async fn resume_upload(
+        &self,
+        upload_id: &str,
+        path: impl AsRef<Path>,
+        options: UploadOptions,
+    ) -> Result<UploadResult, UploadError> {
+        let source = UploadSource::Server {
+            upload_id: upload_id.to_owned(),
+            path: path.as_ref().to_path_buf(),
         };
-        let filename = match &options.filename {
-            Some(name) => name.clone(),
-            None => default_filename(&source.path),
-        };
-        let request = CreateAssetUploadRequest {
-            filename: filename.clone(),
-            file_type: options.file_type.clone(),
-            total_size: source.size,
-            enable_hls: options.enable_hls,
-            enable_thumbnail: options.enable_thumbnail,
-            user_metadata: options.user_metadata.clone(),
-        };
-        let cancel = options.cancel.clone().unwrap_or_default();
-        let created = tokio::select! {
-            () = cancel.cancelled() => return Err(UploadError::Cancelled { upload_id: None }),
-            created = self.create_with_date(&request) => created,
-        };
-        let received = Instant::now();
-        let (created, server_now) = created.map_err(|e| match (e.status(), e.code()) {
-            (Some(400), Some("parameter_invalid")) if e.to_string().contains("total_size") => {
-                UploadError::FileTooLarge {
-                    path: source.path.clone(),
-                    size: source.size,
-                    message: e.to_string(),
-                }
-            }
-            _ => api_error(self, e),
-        })?;
-        if created.upload_id.is_empty() {
-            return Err(UploadError::Protocol(
-                "create answered without an upload_id".into(),
-            ));
-        }
-        let plan = ChunkPlan::new(source.size, created.chunk_size, created.total_chunks)
-            .map_err(|e| UploadError::Protocol(format!("create: {e}")))?;
-        let lock = match (&options.journal, fingerprint) {
-            (Some(journal), Some(fingerprint)) => {
-                // Lock first, then record at once: a kill from here on leaves a session
-                // the journal knows, and no other process can start on it meanwhile.
-                let lock = journal.lock(&created.upload_id)?;
-                journal.record_session(&SessionRecord {
-                    upload_id: created.upload_id.clone(),
-                    asset_id: created.asset_id.clone(),
-                    base_url: self.base_url().to_owned(),
-                    file_path: source.path.clone(),
-                    file_size: source.size,
-                    file_mtime_ns: crate::journal::mtime_ns(source.modified),
-                    fingerprint: Some(fingerprint),
-                    filename,
-                    file_type: request.file_type.to_string(),
-                    chunk_size: plan.chunk_size(),
-                    total_chunks: plan.total_chunks(),
-                    created_at: crate::journal::now_unix(),
-                    expires_at: created.expires_at.map(|t| t.unix_timestamp()),
-                    state: SessionState::Active,
-                })?;
-                Some(lock)
-            }
-            _ => None,
-        };
-        let tracker = Arc::new(Tracker::new(plan, options.progress.clone()));
-        tracker.set_session(&created.upload_id, created.asset_id.as_deref());
-        let urls = UrlPool::new(
-            self.clone(),
-            created.upload_id.clone(),
-            plan.total_chunks(),
-            options.max_workers as u64,
-        );
-        urls.add(created.upload_urls, server_now, received).await;
-        let session = Arc::new(Session {
-            client: self.clone(),
-            upload_id: created.upload_id,
-            plan,
-            source,
-            urls,
-            tracker,
-            budget: RetryBudget::for_upload(plan.total_chunks(), options.max_retries),
-            upload_headers: created.upload_headers,
-            cancel,
-            journal: options.journal.clone(),
-            _lock: lock,
-            options,
-        });
-        let todo = plan.chunks().map(|c| c.index).collect();
-        drive(session, todo, started).await
+        Uploader::new(None)
+            .start(self, source, options)
+            .result()
+            .await
     }
 }
 
 /// Runs a session to the end: transfer, confirmation, and the asset when asked for.
-async fn drive(
-    session: Arc<Session>,
-    todo: Vec<u64>,
-    started: Instant,
-) -> Result<UploadResult, UploadError> {
+async fn drive(session: Arc<Session>, started: Instant) -> Result<UploadResult, UploadError> {
     let tracker = session.tracker.clone();
     let stop_ticker = CancellationToken::new();
     let ticker = tracker.spawn_ticker(session.options.progress_interval, stop_ticker.clone());
     tracker.set_phase(UploadPhase::Uploading);
-    let result = finish(&session, todo, started).await;
+    let result = finish(&session, started).await;
     tracker.set_urls_refreshed(session.urls.refreshed());
     stop_ticker.cancel();
     let _ = ticker.await;
@@ -342,12 +243,8 @@ async fn drive(
     result
 }
 
-async fn finish(
-    session: &Arc<Session>,
-    todo: Vec<u64>,
-    started: Instant,
-) -> Result<UploadResult, UploadError> {
-    let outcome = session.transfer(todo).await?;
+async fn finish(session: &Arc<Session>, started: Instant) -> Result<UploadResult, UploadError> {
+    let outcome = session.transfer(session.todo.clone()).await?;
     // Bytes read from a file that changed under us would assemble into neither version.
     session.source.check_unchanged().await?;
     let outcome = session.confirm(outcome).await?;

@@ -4,6 +4,11 @@
 //! `interval`, so the server's count moves steadily and a slow chunk never holds back the
 //! report of the others. A report that fails transiently is kept and tried again; only a
 //! permanent refusal (a wrong proof, an expired session) ends the upload.
+//!
+//! With a journal, the chunk workers only queue their chunks' rows; the reporter flushes
+//! the journal before a report names a chunk whose row it has not yet seen committed, and
+//! queues the reported flags after the server accepted them (see
+//! [`JournalWriter`](crate::journal::JournalWriter)).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +22,7 @@ use super::track::Tracker;
 use crate::api::MultipartUploadClient;
 use crate::api::wire::CompletedChunk;
 use crate::error::UploadError;
-use crate::journal::Journal;
+use crate::journal::{Journal, JournalWriter};
 use crate::retry::Backoff;
 
 /// How many times in a row a report may fail transiently (after the client's own retries)
@@ -54,15 +59,16 @@ impl Reporter {
         journal: Option<Journal>,
         failed: CancellationToken,
     ) -> Self {
-        let (tx, rx) = mpsc::channel(batch_size.max(1) * 4);
+        let (tx, rx) = mpsc::channel(batch_size.max(1) * 4 + 4096);
         let task = Task {
             client,
             upload_id,
             tracker,
             batch_size: batch_size.clamp(1, 1000),
             interval,
-            journal,
+            journal: journal.map(|j| j.writer()),
             pending: Vec::new(),
+            durable: 0,
             outcome: ReportOutcome::default(),
             failures: 0,
         };
@@ -95,8 +101,12 @@ struct Task {
     tracker: Arc<Tracker>,
     batch_size: usize,
     interval: Duration,
-    journal: Option<Journal>,
+    /// Where the chunk workers queued the rows of the chunks they stored: flushed before
+    /// each report, so the server never hears of a chunk the journal could lose.
+    journal: Option<JournalWriter>,
     pending: Vec<CompletedChunk>,
+    /// How many of the first `pending` chunks are known to have their rows on disk.
+    durable: usize,
     outcome: ReportOutcome,
     failures: u32,
 }
@@ -119,30 +129,52 @@ impl Task {
                     Some(chunk) => {
                         self.pending.push(chunk);
                         if self.pending.len() >= self.batch_size {
-                            due = self.flush().await?;
+                            due = self.flush(&mut rx).await?;
                         } else if due.is_none() {
                             due = Some(Instant::now() + self.interval);
                         }
                     }
                     None => {
                         while !self.pending.is_empty() {
-                            if let Some(at) = self.flush().await? {
+                            if let Some(at) = self.flush(&mut rx).await? {
                                 tokio::time::sleep_until(at).await;
                             }
+                        }
+                        if let Some(journal) = &self.journal {
+                            // The reported flags queued above, on disk before the upload
+                            // counts as done.
+                            journal.flush(&self.upload_id).await?;
                         }
                         return Ok(self.outcome);
                     }
                 },
-                () = timer => due = self.flush().await?,
+                () = timer => due = self.flush(&mut rx).await?,
             }
         }
     }
 
     /// Reports up to one batch. Returns when the next flush is due: soon if chunks remain,
     /// after a backoff if this one failed transiently, or never if nothing is pending.
-    async fn flush(&mut self) -> Result<Option<Instant>, UploadError> {
+    async fn flush(
+        &mut self,
+        rx: &mut mpsc::Receiver<CompletedChunk>,
+    ) -> Result<Option<Instant>, UploadError> {
         if self.pending.is_empty() {
             return Ok(None);
+        }
+        let n = self.pending.len().min(self.batch_size);
+        if let Some(journal) = &self.journal
+            && self.durable < n
+        {
+            // The rows of the chunks about to be reported (queued by their workers before
+            // the chunks were sent here) must be on disk first: the crash-safety contract.
+            // One journal flush covers every chunk already waiting, so those are taken
+            // too, and the batches after this one need no flush of their own.
+            while let Ok(chunk) = rx.try_recv() {
+                self.pending.push(chunk);
+            }
+            journal.flush(&self.upload_id).await?;
+            self.durable = self.pending.len();
         }
         let n = self.pending.len().min(self.batch_size);
         match self
@@ -152,8 +184,11 @@ impl Task {
         {
             Ok(answer) => {
                 let indices: Vec<u64> = self.pending.drain(..n).map(|c| c.chunk_index).collect();
+                self.durable = self.durable.saturating_sub(n);
                 if let Some(journal) = &self.journal {
-                    journal.mark_reported(&self.upload_id, &indices)?;
+                    // Not waited for: a flag lost in a crash only means a resume reports
+                    // the chunk again, which the server takes as already counted.
+                    journal.queue_reported(&self.upload_id, &indices).await?;
                 }
                 self.tracker.chunks_reported(&indices);
                 self.failures = 0;
@@ -179,5 +214,151 @@ impl Task {
             }
             Err(e) => Err(super::api_error(&self.client, e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::wire::{CreateAssetUploadRequest, FileType, ProofType};
+    use crate::journal::{JournalError, SessionRecord, SessionState};
+    use crate::plan::ChunkPlan;
+
+    const KEY: &str = "report-test-key";
+    const SIZE: u64 = 1024;
+
+    /// A sandbox, its client, and a one-chunk session whose chunk is stored: its id and
+    /// the chunk as it would be reported.
+    async fn stored_chunk() -> (
+        tl_sandbox::SandboxHandle,
+        MultipartUploadClient,
+        String,
+        CompletedChunk,
+    ) {
+        let sandbox = tl_sandbox::Sandbox::builder()
+            .api_key(KEY)
+            .chunk_size(SIZE)
+            .start()
+            .unwrap();
+        let client = MultipartUploadClient::builder()
+            .api_key(KEY)
+            .base_url(sandbox.base_url())
+            .build()
+            .unwrap();
+        let created = client
+            .create(&CreateAssetUploadRequest {
+                filename: "clip.mp4".into(),
+                file_type: FileType::Video,
+                total_size: SIZE,
+                enable_hls: None,
+                enable_thumbnail: None,
+                user_metadata: None,
+            })
+            .await
+            .unwrap();
+        let stored = client
+            .http()
+            .put(&created.upload_urls[0].url)
+            .body(vec![7u8; SIZE as usize])
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap();
+        let etag = stored.headers()["etag"].to_str().unwrap().trim_matches('"');
+        let chunk = CompletedChunk {
+            chunk_index: 1,
+            proof: etag.to_owned(),
+            proof_type: ProofType::Etag,
+            chunk_size: SIZE,
+        };
+        (sandbox, client, created.upload_id, chunk)
+    }
+
+    fn session(upload_id: &str) -> SessionRecord {
+        SessionRecord {
+            upload_id: upload_id.to_owned(),
+            asset_id: None,
+            base_url: "http://127.0.0.1:1/v1.3".into(),
+            file_path: "/clip.mp4".into(),
+            file_size: SIZE,
+            file_mtime_ns: None,
+            fingerprint: None,
+            filename: "clip.mp4".into(),
+            file_type: "video".into(),
+            chunk_size: SIZE,
+            total_chunks: 1,
+            created_at: 0,
+            expires_at: None,
+            state: SessionState::Active,
+        }
+    }
+
+    /// Queues the chunk's row as a chunk worker does, hands the chunk to a reporter and
+    /// lets the reporter finish.
+    async fn report_through_journal(
+        client: &MultipartUploadClient,
+        upload_id: &str,
+        chunk: CompletedChunk,
+        journal: &Journal,
+    ) -> Result<ReportOutcome, UploadError> {
+        let plan = ChunkPlan::new(SIZE, SIZE, Some(1)).unwrap();
+        let reporter = Reporter::spawn(
+            client.clone(),
+            upload_id.to_owned(),
+            Arc::new(Tracker::new(plan, None)),
+            10,
+            Duration::from_millis(10),
+            Some(journal.clone()),
+            CancellationToken::new(),
+        );
+        journal
+            .writer()
+            .queue_chunk(upload_id, 1, &chunk.proof, SIZE)
+            .await?;
+        reporter.tx.send(chunk).await.unwrap();
+        reporter.finish().await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reported_chunk_has_its_row_and_flag_on_disk_when_the_reporter_ends() {
+        let (sandbox, client, upload_id, chunk) = stored_chunk().await;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite3");
+        let journal = Journal::open(&path).unwrap();
+        journal.record_session(&session(&upload_id)).unwrap();
+        let etag = chunk.proof.clone();
+        let outcome = report_through_journal(&client, &upload_id, chunk, &journal)
+            .await
+            .unwrap();
+        assert_eq!(outcome.total_completed, 1);
+        assert_eq!(sandbox.stats().reports_received, 1);
+        let rows = Journal::open(&path).unwrap().chunks(&upload_id).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            (rows[0].etag.as_str(), rows[0].reported),
+            (etag.as_str(), true)
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_chunk_whose_row_cannot_be_written_is_never_reported() {
+        let (sandbox, client, upload_id, chunk) = stored_chunk().await;
+        let dir = tempfile::tempdir().unwrap();
+        // No session record: the chunk's row breaks the foreign key and is not written.
+        let journal = Journal::open(dir.path().join("j.sqlite3")).unwrap();
+        let err = report_through_journal(&client, &upload_id, chunk, &journal)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, UploadError::Journal(JournalError::Database { .. })),
+            "{err:?}"
+        );
+        assert_eq!(
+            sandbox.stats().reports_received,
+            0,
+            "the server heard of a chunk the journal does not have"
+        );
+        assert!(journal.chunks(&upload_id).unwrap().is_empty());
     }
 }

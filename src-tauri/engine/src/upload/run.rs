@@ -9,6 +9,9 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::begin::{Prepared, completed_on_server};
+use super::control::PauseSwitch;
+use super::handle::{Publisher, UploadControls};
 use super::put::put_chunk;
 use super::report::{ReportOutcome, Reporter};
 use super::source::{Activity, SourceFile};
@@ -16,7 +19,7 @@ use super::track::Tracker;
 use super::urls::{UrlPool, url_error};
 use super::{UploadOptions, api_error};
 use crate::api::MultipartUploadClient;
-use crate::api::wire::{ChunkStatus, CompletedChunk, MultipartUploadStatus, ProofType};
+use crate::api::wire::{CompletedChunk, MultipartUploadStatus, ProofType};
 use crate::error::{ChunkError, UploadError};
 use crate::journal::{Journal, SessionLock};
 use crate::plan::ChunkPlan;
@@ -43,9 +46,69 @@ pub(crate) struct Session {
     pub(crate) budget: RetryBudget,
     pub(crate) upload_headers: BTreeMap<String, String>,
     pub(crate) cancel: CancellationToken,
+    pub(crate) pause: PauseSwitch,
     pub(crate) journal: Option<Journal>,
+    /// Chunks to send: those the session does not have yet.
+    pub(crate) todo: Vec<u64>,
     /// Held while the session uploads, so no other process uploads it at the same time.
     pub(crate) _lock: Option<SessionLock>,
+}
+
+impl Session {
+    /// The session `prepared` describes, ready to [`transfer`](Self::transfer) what it
+    /// lacks, publishing its progress to `publisher`.
+    pub(crate) async fn new(
+        client: &MultipartUploadClient,
+        prepared: Prepared,
+        options: UploadOptions,
+        controls: &UploadControls,
+        journal: Option<Journal>,
+        publisher: Arc<Publisher>,
+    ) -> Arc<Self> {
+        let Prepared {
+            upload_id,
+            asset_id,
+            plan,
+            source,
+            done,
+            lock,
+            urls: first_urls,
+            server_now,
+            received,
+            upload_headers,
+        } = prepared;
+        let tracker = Arc::new(Tracker::new(plan, Some(publisher)));
+        tracker.set_session(&upload_id, asset_id.as_deref());
+        tracker.mark_already_done(done.iter().copied());
+        let todo: Vec<u64> = plan
+            .chunks()
+            .map(|c| c.index)
+            .filter(|i| !done.contains(i))
+            .collect();
+        let urls = UrlPool::new(
+            client.clone(),
+            upload_id.clone(),
+            plan.total_chunks(),
+            options.max_workers as u64,
+        );
+        urls.add(first_urls, server_now, received).await;
+        Arc::new(Self {
+            client: client.clone(),
+            budget: RetryBudget::for_upload(todo.len() as u64, options.max_retries),
+            upload_id,
+            plan,
+            source,
+            urls,
+            tracker,
+            upload_headers,
+            cancel: controls.token().clone(),
+            pause: controls.pause_switch().clone(),
+            journal,
+            todo,
+            _lock: lock,
+            options,
+        })
+    }
 }
 
 impl Session {
@@ -73,7 +136,7 @@ impl Session {
         let mut queue: VecDeque<u64> = todo.into();
         let mut workers = JoinSet::new();
         let window = self.options.max_workers.max(1);
-        let pause = self.options.pause.clone().unwrap_or_default();
+        let pause = self.pause.clone();
         let stopped: Option<UploadError> = loop {
             let paused = pause.is_paused();
             while !paused && workers.len() < window {
@@ -161,9 +224,13 @@ impl Session {
             let error = match outcome {
                 Ok(etag) => {
                     if let Some(journal) = &self.journal {
-                        // Written before the chunk is reported, so a crash after this line
-                        // loses nothing: a resume reports it from the journal.
-                        journal.record_chunk(&self.upload_id, index, &etag, spec.len)?;
+                        // Queued before the chunk goes to the reporter, which flushes the
+                        // journal before reporting: once the server hears of the chunk, a
+                        // crash loses nothing, since a resume reports it from the journal.
+                        journal
+                            .writer()
+                            .queue_chunk(&self.upload_id, index, &etag, spec.len)
+                            .await?;
                     }
                     self.tracker.chunk_stored(index);
                     let chunk = CompletedChunk {
@@ -298,16 +365,12 @@ impl Session {
                 .collect()
                 .await
                 .map_err(|e| api_error(&self.client, e))?;
+            let completed = completed_on_server(&listing, &self.plan);
             let missing: Vec<u64> = self
                 .plan
                 .chunks()
                 .map(|c| c.index)
-                .filter(|i| {
-                    !listing
-                        .uploaded_chunks
-                        .iter()
-                        .any(|c| c.index == *i && c.status == ChunkStatus::Completed)
-                })
+                .filter(|i| !completed.contains(i))
                 .collect();
             if missing.is_empty() {
                 // Every chunk is listed complete but the session is not yet: the server may

@@ -1,6 +1,6 @@
 //! The local file: checks before an upload, and chunk bodies streamed from their offsets.
 
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,7 +16,57 @@ use crate::plan::ChunkSpec;
 /// this much, whatever the chunk size.
 const READ_BUF: usize = 256 * 1024;
 
-/// A file that passed the checks, with what it looked like then.
+/// A file that passed [`inspect`]: what it looked like then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileInfo {
+    /// The file, made absolute so a journal entry still names it from another directory.
+    pub path: PathBuf,
+    /// Its size in bytes (never 0).
+    pub size: u64,
+    /// Its modification time, when the OS keeps one.
+    pub modified: Option<SystemTime>,
+}
+
+/// Checks that `path` is an existing, readable, non-empty regular file, and says what it
+/// looks like. The engine checks every file with it before an upload, and the front ends
+/// call it to refuse a bad file at once, with the same words.
+///
+/// # Errors
+///
+/// [`UploadError::FileNotFound`], [`UploadError::IsDirectory`], [`UploadError::EmptyFile`]
+/// or [`UploadError::Unreadable`] (also for what is not a regular file).
+pub fn inspect(path: &Path) -> Result<FileInfo, UploadError> {
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let meta = match std::fs::metadata(&path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(UploadError::FileNotFound { path });
+        }
+        Err(source) => return Err(UploadError::Unreadable { path, source }),
+    };
+    if meta.is_dir() {
+        return Err(UploadError::IsDirectory { path });
+    }
+    if !meta.is_file() {
+        let source = io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
+        return Err(UploadError::Unreadable { path, source });
+    }
+    if meta.len() == 0 {
+        return Err(UploadError::EmptyFile { path });
+    }
+    // Reading a byte, not just opening, also catches files that open but cannot be read.
+    let mut byte = [0u8; 1];
+    if let Err(source) = std::fs::File::open(&path).and_then(|mut f| f.read(&mut byte)) {
+        return Err(UploadError::Unreadable { path, source });
+    }
+    Ok(FileInfo {
+        path,
+        size: meta.len(),
+        modified: meta.modified().ok(),
+    })
+}
+
+/// A file being uploaded: [`FileInfo`] with the reads the engine makes of it.
 #[derive(Debug, Clone)]
 pub(crate) struct SourceFile {
     pub(crate) path: PathBuf,
@@ -25,35 +75,16 @@ pub(crate) struct SourceFile {
 }
 
 impl SourceFile {
-    /// Checks that `path` is a readable, non-empty regular file.
+    /// [`inspect`]s `path` off the async runtime's threads.
     pub(crate) async fn inspect(path: &Path) -> Result<Self, UploadError> {
-        // Absolute, so a journal entry still names the file from another working directory.
-        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-        let meta = match tokio::fs::metadata(&path).await {
-            Ok(meta) => meta,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(UploadError::FileNotFound { path });
-            }
-            Err(source) => return Err(UploadError::Unreadable { path, source }),
-        };
-        if meta.is_dir() {
-            return Err(UploadError::IsDirectory { path });
-        }
-        if !meta.is_file() {
-            let source = io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
-            return Err(UploadError::Unreadable { path, source });
-        }
-        if meta.len() == 0 {
-            return Err(UploadError::EmptyFile { path });
-        }
-        // Opening proves read permission now rather than at the first chunk.
-        if let Err(source) = tokio::fs::File::open(&path).await {
-            return Err(UploadError::Unreadable { path, source });
-        }
+        let owned = path.to_path_buf();
+        let info = tokio::task::spawn_blocking(move || inspect(&owned))
+            .await
+            .map_err(|e| UploadError::Protocol(format!("the file check stopped: {e}")))??;
         Ok(Self {
-            path,
-            size: meta.len(),
-            modified: meta.modified().ok(),
+            path: info.path,
+            size: info.size,
+            modified: info.modified,
         })
     }
 

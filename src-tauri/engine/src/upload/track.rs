@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::ProgressCallback;
+use super::handle::Publisher;
 use crate::plan::ChunkPlan;
 use crate::progress::{ChunkState, RateMeter, UploadPhase, UploadProgress};
 
@@ -16,11 +16,10 @@ use crate::progress::{ChunkState, RateMeter, UploadPhase, UploadProgress};
 pub(crate) struct Tracker {
     started: Instant,
     plan: ChunkPlan,
-    callback: Option<ProgressCallback>,
+    /// Where snapshots go; it keeps them in the order they were taken (a tick cannot
+    /// deliver a stale one after a phase change).
+    publisher: Option<Arc<Publisher>>,
     state: Mutex<State>,
-    /// Held while a snapshot is taken and handed to the callback, so snapshots reach it in
-    /// the order they were taken (a tick cannot deliver a stale one after a phase change).
-    publishing: Mutex<()>,
 }
 
 impl std::fmt::Debug for Tracker {
@@ -50,12 +49,12 @@ struct State {
 }
 
 impl Tracker {
-    pub(crate) fn new(plan: ChunkPlan, callback: Option<ProgressCallback>) -> Self {
+    pub(crate) fn new(plan: ChunkPlan, publisher: Option<Arc<Publisher>>) -> Self {
         let total = usize::try_from(plan.total_chunks()).unwrap_or(usize::MAX);
         Self {
             started: Instant::now(),
             plan,
-            callback,
+            publisher,
             state: Mutex::new(State {
                 phase: UploadPhase::Starting,
                 upload_id: None,
@@ -71,7 +70,6 @@ impl Tracker {
                 meter: RateMeter::new(Duration::from_secs(3)),
                 high_water: 0.0,
             }),
-            publishing: Mutex::new(()),
         }
     }
 
@@ -258,11 +256,10 @@ impl Tracker {
         }
     }
 
-    /// Sends a snapshot to the callback, if there is one.
+    /// Publishes a snapshot, when someone listens.
     pub(crate) fn publish(&self) {
-        if let Some(cb) = &self.callback {
-            let _order = self.publishing.lock().unwrap_or_else(|p| p.into_inner());
-            cb(&self.snapshot());
+        if let Some(publisher) = &self.publisher {
+            publisher.publish(|| self.snapshot());
         }
     }
 

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use tl_upload::{ChunkState, UploadOptions, UploadPhase};
+use tl_upload::{ChunkState, UploadOptions, UploadPhase, UploadSource, Uploader};
 
 use crate::support::*;
 
@@ -31,16 +31,16 @@ async fn one_stalled_chunk_does_not_stop_the_others() {
     let c = client(&sb);
     let dir = tempfile::tempdir().unwrap();
     let path = file(dir.path(), "stall.mp4", 30 * CHUNK);
-    let rec = Recorder::default();
     let opts = UploadOptions {
         max_workers: 4,
         stall_timeout: Duration::from_secs(20),
-        progress: Some(rec.callback()),
         ..options()
     };
-    let r = c.upload_file(&path, opts).await.unwrap();
+    let handle = Uploader::new(None).start(&c, UploadSource::NewFile(path), opts);
+    let (r, seen) = finish(handle).await;
+    let r = r.unwrap();
     assert_eq!(r.retries, 0, "the stalled chunk finished on its own");
-    let overtaken = rec.all().into_iter().any(|p| {
+    let overtaken = seen.into_iter().any(|p| {
         p.status == UploadPhase::Uploading
             && p.chunks.iter().filter(|c| c.is_stored()).count() == 29
             && p.chunks

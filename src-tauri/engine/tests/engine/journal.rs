@@ -1,12 +1,11 @@
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tl_upload::journal::{SessionRecord, fingerprint, mtime_ns};
 use tl_upload::wire::{CreateAssetUploadRequest, FileType};
 use tl_upload::{
-    Journal, JournalError, PauseSwitch, ResumeState, SessionState, UploadError, UploadOptions,
-    UploadPhase,
+    Journal, JournalError, ResumeState, SessionState, UploadError, UploadOptions, UploadPhase,
+    UploadSource, Uploader,
 };
 
 use crate::support::*;
@@ -15,10 +14,16 @@ fn journal(dir: &Path) -> Journal {
     Journal::open(dir.join("journal.sqlite3")).unwrap()
 }
 
-fn with_journal(j: &Journal) -> UploadOptions {
-    UploadOptions {
-        journal: Some(j.clone()),
-        ..options()
+/// An uploader that records into `j`.
+fn with_journal(j: &Journal) -> Uploader {
+    Uploader::new(Some(j.clone()))
+}
+
+/// Resuming session `upload_id` from the journal, at its recorded path or at `new_path`.
+fn from_journal(upload_id: &str, new_path: Option<&Path>) -> UploadSource {
+    UploadSource::Journal {
+        upload_id: upload_id.to_owned(),
+        new_path: new_path.map(Path::to_path_buf),
     }
 }
 
@@ -29,7 +34,12 @@ async fn a_journalled_upload_ends_completed_with_every_chunk_reported() {
     let dir = tempfile::tempdir().unwrap();
     let j = journal(dir.path());
     let path = file(dir.path(), "j.mp4", 7 * CHUNK + 1);
-    let r = c.upload_file(&path, with_journal(&j)).await.unwrap();
+    let uploader = with_journal(&j);
+    let r = uploader
+        .start(&c, UploadSource::NewFile(path.clone()), options())
+        .result()
+        .await
+        .unwrap();
     let s = j.session(&r.upload_id).unwrap().unwrap();
     assert_eq!(s.state, SessionState::Completed);
     assert_eq!(s.asset_id.as_deref(), Some(r.asset_id.as_str()));
@@ -43,7 +53,7 @@ async fn a_journalled_upload_ends_completed_with_every_chunk_reported() {
     assert_eq!(chunks.len(), 8);
     assert!(chunks.iter().all(|c| c.reported));
     assert!(
-        c.list_resumable(&j).await.unwrap().is_empty(),
+        uploader.resumable_sessions(&c).await.unwrap().is_empty(),
         "nothing left to resume"
     );
 }
@@ -125,8 +135,9 @@ async fn resume_reports_journalled_chunks_without_sending_them_again() {
     let id = crashed_session(&sb, &j, &path, &[1, 2, 5]).await;
     quiesce(&sb).await;
     sb.reset_stats();
-    let r = c
-        .resume_from_journal(&id, None, with_journal(&j))
+    let r = with_journal(&j)
+        .start(&c, from_journal(&id, None), options())
+        .result()
         .await
         .unwrap();
     assert_eq!(r.chunks_uploaded, 7, "10 chunks, 3 already stored");
@@ -148,8 +159,9 @@ async fn a_stale_etag_in_the_journal_means_that_chunk_is_sent_again() {
     let id = crashed_session(&sb, &j, &path, &[1, 2]).await;
     j.record_chunk(&id, 2, "00000000000000000000000000000000", CHUNK)
         .unwrap();
-    let r = c
-        .resume_from_journal(&id, None, with_journal(&j))
+    let r = with_journal(&j)
+        .start(&c, from_journal(&id, None), options())
+        .result()
         .await
         .unwrap();
     assert_eq!(
@@ -188,8 +200,9 @@ async fn a_changed_file_is_refused_and_the_journal_left_untouched() {
         let id = crashed_session(&sb, &j, &path, &[1]).await;
         tamper(&path, at);
         let before = (j.session(&id).unwrap(), j.chunks(&id).unwrap());
-        let err = c
-            .resume_from_journal(&id, None, with_journal(&j))
+        let err = with_journal(&j)
+            .start(&c, from_journal(&id, None), options())
+            .result()
             .await
             .unwrap_err();
         assert!(
@@ -202,7 +215,7 @@ async fn a_changed_file_is_refused_and_the_journal_left_untouched() {
             before,
             "{name}"
         );
-        let listed = c.list_resumable(&j).await.unwrap();
+        let listed = with_journal(&j).resumable_sessions(&c).await.unwrap();
         let entry = listed.iter().find(|s| s.upload_id == id).unwrap();
         assert_eq!(entry.state, ResumeState::FileChanged);
     }
@@ -218,18 +231,20 @@ async fn a_moved_file_is_missing_until_resumed_with_its_new_path() {
     let id = crashed_session(&sb, &j, &path, &[3]).await;
     let moved = dir.path().join("elsewhere.mp4");
     std::fs::rename(&path, &moved).unwrap();
-    let listed = c.list_resumable(&j).await.unwrap();
+    let listed = with_journal(&j).resumable_sessions(&c).await.unwrap();
     let entry = listed.iter().find(|s| s.upload_id == id).unwrap();
     assert_eq!(entry.state, ResumeState::FileMissing);
     assert_eq!(entry.chunks_done, 1);
-    let err = c
-        .resume_from_journal(&id, None, with_journal(&j))
+    let err = with_journal(&j)
+        .start(&c, from_journal(&id, None), options())
+        .result()
         .await
         .unwrap_err();
     assert!(matches!(err, UploadError::FileMissing { .. }), "{err:?}");
     assert!(err.to_string().contains("resume with its new path"));
-    let r = c
-        .resume_from_journal(&id, Some(&moved), with_journal(&j))
+    let r = with_journal(&j)
+        .start(&c, from_journal(&id, Some(&moved)), options())
+        .result()
         .await
         .unwrap();
     assert_eq!(r.chunks_uploaded, 6);
@@ -250,7 +265,7 @@ async fn an_expired_session_is_listed_as_expired_and_not_resumed() {
     let id = crashed_session(&sb, &j, &path, &[1]).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let listed = c.list_resumable(&j).await.unwrap();
+        let listed = with_journal(&j).resumable_sessions(&c).await.unwrap();
         let state = listed.iter().find(|s| s.upload_id == id).unwrap().state;
         if state == ResumeState::Expired {
             break;
@@ -259,8 +274,9 @@ async fn an_expired_session_is_listed_as_expired_and_not_resumed() {
         assert!(Instant::now() < deadline, "the session never expired");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let err = c
-        .resume_from_journal(&id, None, with_journal(&j))
+    let err = with_journal(&j)
+        .start(&c, from_journal(&id, None), options())
+        .result()
         .await
         .unwrap_err();
     assert!(matches!(err, UploadError::SessionExpired { .. }), "{err:?}");
@@ -276,11 +292,19 @@ async fn a_server_session_unknown_to_the_journal_needs_its_file() {
     let other = journal(&dir.path().join("other"));
     let path = file(dir.path(), "foreign.mp4", 4 * CHUNK);
     let id = crashed_session(&sb, &other, &path, &[2]).await;
-    let listed = c.list_resumable(&j).await.unwrap();
+    let listed = with_journal(&j).resumable_sessions(&c).await.unwrap();
     let entry = listed.iter().find(|s| s.upload_id == id).unwrap();
     assert_eq!(entry.state, ResumeState::NeedsFile);
     assert!(!entry.in_journal);
-    let r = c.resume_upload(&id, &path, with_journal(&j)).await.unwrap();
+    let source = UploadSource::Server {
+        upload_id: id.clone(),
+        path: path.clone(),
+    };
+    let r = with_journal(&j)
+        .start(&c, source, options())
+        .result()
+        .await
+        .unwrap();
     assert_eq!(
         r.chunks_uploaded, 4,
         "the unreported chunk is unknown here, so it is sent"
@@ -298,44 +322,26 @@ async fn pause_lets_chunks_in_flight_finish_and_starts_no_new_ones() {
     let c = client(&sb);
     let dir = tempfile::tempdir().unwrap();
     let path = file(dir.path(), "pause.mp4", 30 * CHUNK);
-    let pause = PauseSwitch::new();
-    let rec = Recorder::default();
-    let trigger = pause.clone();
     let opts = UploadOptions {
         max_workers: 3,
-        pause: Some(pause.clone()),
-        progress: Some(Arc::new({
-            let rec = rec.callback();
-            let once = std::sync::Once::new();
-            move |p: &tl_upload::UploadProgress| {
-                if p.bytes_acknowledged >= 6 * CHUNK {
-                    once.call_once(|| trigger.pause());
-                }
-                rec(p);
-            }
-        })),
         ..options()
     };
-    let upload = tokio::spawn({
-        let c = c.clone();
-        let path = path.clone();
-        async move { c.upload_file(&path, opts).await }
-    });
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !rec.all().iter().any(|p| p.status == UploadPhase::Paused) {
-        assert!(Instant::now() < deadline, "never paused");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let handle = Uploader::new(None).start(&c, UploadSource::NewFile(path.clone()), opts);
+    let mut progress = handle.progress();
+    progress_until(&mut progress, "6 chunks acknowledged", |p| {
+        p.bytes_acknowledged >= 6 * CHUNK
+    })
+    .await;
+    handle.pause();
+    let paused_snapshot = progress_until(&mut progress, "the pause", |p| {
+        p.status == UploadPhase::Paused
+    })
+    .await;
     let at_pause = sb.stats();
     assert_eq!(
         at_pause.puts_in_flight, 0,
         "paused only once the chunks in flight finished"
     );
-    let paused_snapshot = rec
-        .all()
-        .into_iter()
-        .rfind(|p| p.status == UploadPhase::Paused)
-        .unwrap();
     assert!(paused_snapshot.completed_chunks < 30);
     // Nothing may start while paused: watch for a while.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -344,8 +350,8 @@ async fn pause_lets_chunks_in_flight_finish_and_starts_no_new_ones() {
         at_pause.puts_received,
         "no PUT started while paused"
     );
-    pause.resume();
-    let r = upload.await.unwrap().unwrap();
+    handle.resume();
+    let r = handle.result().await.unwrap();
     assert_eq!(asset_sha256(&c, &r.asset_id).await, sha256(&path));
 }
 
@@ -356,26 +362,15 @@ async fn two_uploads_of_one_session_never_run_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let j = journal(dir.path());
     let path = file(dir.path(), "locked.mp4", 20 * CHUNK);
-    let rec = Recorder::default();
-    let opts = UploadOptions {
-        progress: Some(rec.callback()),
-        ..with_journal(&j)
-    };
-    let first = tokio::spawn({
-        let c = c.clone();
-        let path = path.clone();
-        async move { c.upload_file(&path, opts).await }
-    });
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let id = loop {
-        if let Some(id) = rec.all().iter().find_map(|p| p.upload_id.clone()) {
-            break id;
-        }
-        assert!(Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
-    let err = c
-        .resume_from_journal(&id, None, with_journal(&j))
+    let first = with_journal(&j).start(&c, UploadSource::NewFile(path), options());
+    let mut progress = first.progress();
+    let id = progress_until(&mut progress, "a session", |p| p.upload_id.is_some())
+        .await
+        .upload_id
+        .unwrap();
+    let err = with_journal(&j)
+        .start(&c, from_journal(&id, None), options())
+        .result()
         .await
         .unwrap_err();
     assert!(
@@ -383,7 +378,7 @@ async fn two_uploads_of_one_session_never_run_at_once() {
         "the running upload holds the session: {err:?}"
     );
     sb.set_bandwidth(None);
-    first.await.unwrap().unwrap();
+    first.result().await.unwrap();
 }
 
 #[tokio::test]
@@ -408,7 +403,7 @@ async fn a_chunk_reported_just_before_a_crash_is_counted_once() {
         chunk_size: one.size,
     };
     c.report_chunk_batch(&id, &[report]).await.unwrap();
-    let listed = c.list_resumable(&j).await.unwrap();
+    let listed = with_journal(&j).resumable_sessions(&c).await.unwrap();
     let entry = listed.iter().find(|s| s.upload_id == id).unwrap();
     assert_eq!(entry.state, ResumeState::Resumable);
     assert_eq!((entry.chunks_done, entry.bytes_done), (2, 2 * CHUNK));

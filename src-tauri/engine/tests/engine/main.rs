@@ -10,6 +10,9 @@ mod client;
 mod concurrency;
 /// Faults on the storage and the API side: each heals, or ends in a clear error.
 mod faults;
+/// The uploader's handle (progress, pause, drop), forgetting sessions, choosing a source,
+/// and the file check.
+mod handle;
 /// The journal: crash recovery, changed and moved files, expiry, pause, locks.
 mod journal;
 /// Cancel, resume and wait.

@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tl_upload::wire::{ChunkStatus, CreateAssetUploadRequest, FileType, MultipartUploadStatus};
-use tl_upload::{CancellationToken, UploadError, UploadOptions, WaitOptions};
+use tl_upload::{UploadError, UploadOptions, UploadSource, Uploader, WaitOptions};
 
 use crate::support::*;
 
@@ -12,19 +12,18 @@ async fn resume_after_cancel_sends_only_the_missing_chunks() {
     let c = client(&sb);
     let dir = tempfile::tempdir().unwrap();
     let path = file(dir.path(), "resume.mp4", 40 * CHUNK + 77);
-    let cancel = CancellationToken::new();
-    let trigger = cancel.clone();
     let opts = UploadOptions {
         max_workers: 2,
-        cancel: Some(cancel),
-        progress: Some(Arc::new(move |p: &tl_upload::UploadProgress| {
-            if p.bytes_acknowledged >= 10 * CHUNK {
-                trigger.cancel();
-            }
-        })),
         ..options()
     };
-    let err = c.upload_file(&path, opts).await.unwrap_err();
+    let handle = Uploader::new(None).start(&c, UploadSource::NewFile(path.clone()), opts);
+    let mut progress = handle.progress();
+    progress_until(&mut progress, "10 chunks acknowledged", |p| {
+        p.bytes_acknowledged >= 10 * CHUNK
+    })
+    .await;
+    handle.cancel();
+    let err = handle.result().await.unwrap_err();
     let UploadError::Cancelled {
         upload_id: Some(upload_id),
     } = err

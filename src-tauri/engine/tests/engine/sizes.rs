@@ -1,4 +1,4 @@
-use tl_upload::{ChunkState, UploadError, UploadPhase};
+use tl_upload::{ChunkState, UploadError, UploadPhase, UploadSource, Uploader};
 
 use crate::support::*;
 
@@ -63,13 +63,9 @@ async fn progress_is_monotonic_and_ends_complete() {
     let c = client(&sb);
     let dir = tempfile::tempdir().unwrap();
     let path = file(dir.path(), "p.mp4", 40 * CHUNK + 5);
-    let rec = Recorder::default();
-    let opts = tl_upload::UploadOptions {
-        progress: Some(rec.callback()),
-        ..options()
-    };
-    c.upload_file(&path, opts).await.unwrap();
-    let seen = rec.all();
+    let handle = Uploader::new(None).start(&c, UploadSource::NewFile(path), options());
+    let (result, seen) = finish(handle).await;
+    result.unwrap();
     assert!(seen.len() >= 3, "snapshots: {}", seen.len());
     for pair in seen.windows(2) {
         assert!(

@@ -1,23 +1,26 @@
 //! Shared helpers: a sandbox with small chunks, a client with short backoffs, files.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-use tl_sandbox::{Sandbox, SandboxBuilder, SandboxHandle};
+use tl_sandbox::{SandboxBuilder, SandboxHandle};
+use tl_test_support::eventually;
 use tl_upload::retry::Backoff;
-use tl_upload::{MultipartUploadClient, UploadOptions, UploadProgress};
+use tl_upload::{
+    MultipartUploadClient, ProgressReceiver, UploadError, UploadHandle, UploadOptions,
+    UploadProgress, UploadResult,
+};
+
+/// A file of `len` pseudo-random bytes at `dir/name`, different for each name.
+pub use tl_test_support::named_random_file as file;
+/// The SHA-256 of a file, in hex.
+pub use tl_test_support::sha256_file as sha256;
 
 pub const KEY: &str = "engine-test-key";
 pub const CHUNK: u64 = 64 * 1024;
 
 /// A sandbox with 64 KiB chunks, 4 initial URLs and a short processing delay.
 pub fn sandbox() -> SandboxBuilder {
-    Sandbox::builder()
-        .api_key(KEY)
-        .chunk_size(CHUNK)
+    tl_test_support::sandbox(KEY, CHUNK)
         .initial_urls(4)
         .processing_delay(Duration::from_millis(50))
 }
@@ -46,72 +49,70 @@ pub fn options() -> UploadOptions {
     }
 }
 
-/// A file of `len` pseudo-random bytes (different for each name).
-pub fn file(dir: &Path, name: &str, len: u64) -> PathBuf {
-    let path = dir.join(name);
-    let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-    let mut state: u64 = name.bytes().fold(0x9E37_79B9_7F4A_7C15, |s, b| {
-        s.rotate_left(5) ^ u64::from(b)
-    });
-    let mut left = len;
-    while left > 0 {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        let bytes = state.to_le_bytes();
-        let n = left.min(8) as usize;
-        f.write_all(&bytes[..n]).unwrap();
-        left -= n as u64;
-    }
-    f.flush().unwrap();
-    path
-}
-
-pub fn sha256(path: &Path) -> String {
-    hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
-}
-
 /// The sandbox's sha256 of the assembled asset, read once the asset is ready (the sandbox
 /// hashes the bytes while the asset is `processing`).
 pub async fn asset_sha256(client: &MultipartUploadClient, asset_id: &str) -> String {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
+    let what = format!("asset {asset_id} to become ready");
+    eventually(&what, Duration::from_secs(20), move || async move {
         let asset = client.retrieve_asset(asset_id).await.unwrap();
-        if asset.status == tl_upload::wire::AssetStatus::Ready {
-            return asset.extra["sha256"]
+        (asset.status == tl_upload::wire::AssetStatus::Ready).then(|| {
+            asset.extra["sha256"]
                 .as_str()
                 .expect("a ready asset has sha256")
-                .to_owned();
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "asset {asset_id} never became ready"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+                .to_owned()
+        })
+    })
+    .await
 }
 
 /// Waits until the sandbox has no PUT in flight, so counters read afterwards are not
 /// disturbed by bodies of abandoned attempts still draining from socket buffers.
 pub async fn quiesce(sandbox: &SandboxHandle) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while sandbox.stats().puts_in_flight > 0 {
-        assert!(std::time::Instant::now() < deadline, "PUTs never drained");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        "PUTs to drain",
+        Duration::from_secs(20),
+        move || async move { (sandbox.stats().puts_in_flight == 0).then_some(()) },
+    )
+    .await;
 }
 
-/// Collects every progress snapshot an upload publishes.
-#[derive(Clone, Default)]
-pub struct Recorder(pub Arc<Mutex<Vec<UploadProgress>>>);
-
-impl Recorder {
-    pub fn callback(&self) -> tl_upload::ProgressCallback {
-        let seen = self.0.clone();
-        Arc::new(move |p: &UploadProgress| seen.lock().unwrap().push(p.clone()))
+/// Every snapshot `progress` yields, until the upload ends.
+pub async fn record(mut progress: ProgressReceiver) -> Vec<UploadProgress> {
+    let mut seen = Vec::new();
+    while let Some(snapshot) = progress.next().await {
+        seen.push(snapshot);
     }
+    seen
+}
 
-    pub fn all(&self) -> Vec<UploadProgress> {
-        self.0.lock().unwrap().clone()
-    }
+/// Runs `handle` to its end, with every snapshot it published from now on.
+pub async fn finish(
+    handle: UploadHandle,
+) -> (Result<UploadResult, UploadError>, Vec<UploadProgress>) {
+    let progress = handle.progress();
+    tokio::join!(handle.result(), record(progress))
+}
+
+/// Reads `progress` until a snapshot satisfies `wanted`, for at most 20 s, and returns
+/// that snapshot.
+///
+/// # Panics
+///
+/// When the upload ends or the time passes first, naming `what`.
+pub async fn progress_until(
+    progress: &mut ProgressReceiver,
+    what: &str,
+    mut wanted: impl FnMut(&UploadProgress) -> bool,
+) -> UploadProgress {
+    let wait = async {
+        while let Some(snapshot) = progress.next().await {
+            if wanted(&snapshot) {
+                return snapshot;
+            }
+        }
+        panic!("the upload ended before {what}: {:?}", progress.latest());
+    };
+    tokio::time::timeout(Duration::from_secs(20), wait)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
 }

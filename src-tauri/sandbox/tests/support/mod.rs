@@ -2,12 +2,20 @@
 //! protocol steps (create, PUT, report, full upload) spelled once.
 #![allow(dead_code)] // each test binary uses a different subset
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
-use tl_sandbox::{Sandbox, SandboxBuilder, SandboxHandle};
+use tl_sandbox::config::DEFAULT_API_KEY;
+use tl_sandbox::{SandboxBuilder, SandboxHandle};
+
+// Not every test binary uses them (see `dead_code` above).
+/// Deterministic pseudo-random bytes, so failures reproduce: `bytes(len, seed)`.
+#[allow(unused_imports)]
+pub use tl_test_support::random_bytes as bytes;
+/// The SHA-256 of bytes, in hex.
+#[allow(unused_imports)]
+pub use tl_test_support::sha256_hex;
 
 /// A running sandbox and a client for it.
 pub struct Env {
@@ -137,44 +145,17 @@ impl Env {
 
     /// Polls `GET /assets/{id}` until the asset leaves `processing`.
     pub async fn settled_asset(&self, asset_id: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let asset: Value = self
-                .get(&format!("/assets/{asset_id}"))
-                .await
-                .json()
-                .await
-                .unwrap();
-            if asset["status"] != "processing" || Instant::now() > deadline {
-                return asset;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let (base_url, key) = (self.sandbox.base_url(), self.sandbox.api_key());
+        tl_test_support::settled_asset(&base_url, key, asset_id, Duration::from_secs(20))
+            .await
+            .unwrap()
     }
 }
 
+/// A sandbox with the default key, small chunks (64 KiB), 3 initial URLs and no processing
+/// delay.
 pub fn small_builder() -> SandboxBuilder {
-    Sandbox::builder()
-        .chunk_size(64 * 1024)
-        .initial_urls(3)
-        .processing_delay(Duration::ZERO)
-}
-
-/// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
-pub fn bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
-
-pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
+    tl_test_support::sandbox(DEFAULT_API_KEY, 64 * 1024).initial_urls(3)
 }
 
 pub fn md5_hex(data: &[u8]) -> String {

@@ -5,9 +5,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use tl_uploader::ipc::{
-    CommandError, ErrorCode, ResumableSession, ResumeState, UploadProgress, UploadState,
-};
+use tl_uploader::ipc::{CommandError, ErrorCode, ResumeState, SessionRow, UploadRow, UploadState};
 
 use crate::support::{Harness, config, file, sha256};
 
@@ -23,7 +21,7 @@ fn pause_holds_the_chunks_and_resume_finishes_them() {
     let path = file(dir.path(), "long.mp4", 64 * 32768);
     let u = app.add(&path);
     app.wait_for(&u.id, LIMIT, |u| u.completed_chunks >= 3);
-    let paused: UploadProgress = app.call("pause_upload", json!({ "id": u.id }));
+    let paused: UploadRow = app.call("pause_upload", json!({ "id": u.id }));
     assert_eq!(paused.state, UploadState::Paused);
     // The chunks in flight at the pause finish; then nothing moves.
     std::thread::sleep(Duration::from_millis(1200));
@@ -35,10 +33,10 @@ fn pause_holds_the_chunks_and_resume_finishes_them() {
     assert!(after.in_flight.is_empty(), "{:?}", after.in_flight);
     assert!(after.completed_chunks < 64);
     // Pausing twice is harmless.
-    let again: UploadProgress = app.call("pause_upload", json!({ "id": u.id }));
+    let again: UploadRow = app.call("pause_upload", json!({ "id": u.id }));
     assert_eq!(again.state, UploadState::Paused);
 
-    let resumed: UploadProgress = app.call("resume_upload", json!({ "id": u.id }));
+    let resumed: UploadRow = app.call("continue_upload", json!({ "id": u.id }));
     assert_eq!(resumed.state, UploadState::Uploading);
     let done = app.wait_state(&u.id, UploadState::Completed, LIMIT);
     assert_eq!(done.completed_chunks, 64);
@@ -61,12 +59,12 @@ fn a_paused_upload_gives_its_turn_away_and_resumed_waits_for_it() {
     let first = app.add(&big);
     let second = app.add(&small);
     app.wait_for(&first.id, LIMIT, |u| u.completed_chunks >= 3);
-    app.call::<UploadProgress>("pause_upload", json!({ "id": first.id }));
+    app.call::<UploadRow>("pause_upload", json!({ "id": first.id }));
 
     // The second starts without waiting for the paused first to finish.
     app.wait_for(&second.id, LIMIT, |u| u.completed_chunks >= 1);
     // Resumed while the second has the turn, the first is queued again, where it stopped.
-    let parked: UploadProgress = app.call("resume_upload", json!({ "id": first.id }));
+    let parked: UploadRow = app.call("continue_upload", json!({ "id": first.id }));
     assert_eq!(parked.state, UploadState::Queued);
     assert!(parked.completed_chunks >= 3 && parked.completed_chunks < 64);
     assert_eq!(parked.upload_id, app.upload(&first.id).upload_id);
@@ -89,7 +87,7 @@ fn a_paused_upload_gives_its_turn_away_and_resumed_waits_for_it() {
     // From the events: once the chunks in flight at the pause were in, the first sent
     // nothing until the second had transferred, and the second went on meanwhile.
     let events = app.events.lock().unwrap().clone();
-    let of = |id: &str, range: std::ops::Range<usize>| -> Vec<UploadProgress> {
+    let of = |id: &str, range: std::ops::Range<usize>| -> Vec<UploadRow> {
         events[range]
             .iter()
             .filter(|e| e.view.id == id)
@@ -134,7 +132,7 @@ fn a_cancelled_upload_is_resumable_and_resume_session_completes_it() {
     let u = app.add(&path);
     app.wait_for(&u.id, LIMIT, |u| u.completed_chunks >= 5);
     let changed_before = *app.sessions_changed.lock().unwrap();
-    app.call::<UploadProgress>("cancel_upload", json!({ "id": u.id }));
+    app.call::<UploadRow>("cancel_upload", json!({ "id": u.id }));
     let cancelled = app.wait_state(&u.id, UploadState::Cancelled, LIMIT);
     let error = cancelled.error.clone().unwrap();
     assert_eq!(error.code, ErrorCode::Cancelled);
@@ -148,7 +146,7 @@ fn a_cancelled_upload_is_resumable_and_resume_session_completes_it() {
     assert!(*app.sessions_changed.lock().unwrap() > changed_before);
     let upload_id = cancelled.upload_id.clone().unwrap();
 
-    let sessions: Vec<ResumableSession> = app.call("list_resumable", json!({}));
+    let sessions: Vec<SessionRow> = app.call("list_resumable", json!({}));
     let s = sessions
         .iter()
         .find(|s| s.upload_id == upload_id)
@@ -164,7 +162,7 @@ fn a_cancelled_upload_is_resumable_and_resume_session_completes_it() {
         s.chunks_done
     );
 
-    let resumed: UploadProgress = app.call(
+    let resumed: UploadRow = app.call(
         "resume_session",
         json!({ "uploadId": upload_id, "path": null }),
     );
@@ -173,13 +171,13 @@ fn a_cancelled_upload_is_resumable_and_resume_session_completes_it() {
     assert_eq!(resumed.total_bytes, 64 * 32768);
     // While it is queued or running, it is active and cannot be resumed twice.
     let e: CommandError = app
-        .invoke::<UploadProgress>("resume_session", json!({ "uploadId": upload_id }))
+        .invoke::<UploadRow>("resume_session", json!({ "uploadId": upload_id }))
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::Conflict);
     let done = app.wait_state(&resumed.id, UploadState::Completed, LIMIT);
     assert_eq!(done.upload_id.as_deref(), Some(&*upload_id));
     assert_eq!(app.asset_sha256(&done.asset_id.unwrap()), sha256(&path));
-    let sessions: Vec<ResumableSession> = app.call("list_resumable", json!({}));
+    let sessions: Vec<SessionRow> = app.call("list_resumable", json!({}));
     assert!(sessions.iter().all(|s| s.upload_id != upload_id));
 }
 
@@ -190,9 +188,9 @@ fn a_queued_upload_can_be_paused_cancelled_retried_and_forgotten() {
     let first = app.add(&file(dir.path(), "first.mp4", 64 * 32768));
     let second = app.add(&file(dir.path(), "second.mp4", 40 * 32768));
     // The second waits behind the first; pausing it while queued keeps it out of turn.
-    let p: UploadProgress = app.call("pause_upload", json!({ "id": second.id }));
+    let p: UploadRow = app.call("pause_upload", json!({ "id": second.id }));
     assert_eq!(p.state, UploadState::Paused);
-    let c: UploadProgress = app.call("cancel_upload", json!({ "id": second.id }));
+    let c: UploadRow = app.call("cancel_upload", json!({ "id": second.id }));
     assert_eq!(c.state, UploadState::Cancelled);
     assert!(
         c.error
@@ -203,11 +201,11 @@ fn a_queued_upload_can_be_paused_cancelled_retried_and_forgotten() {
 
     // Cancel the first mid-way, then forget its session.
     app.wait_for(&first.id, LIMIT, |u| u.completed_chunks >= 2);
-    app.call::<UploadProgress>("cancel_upload", json!({ "id": first.id }));
+    app.call::<UploadRow>("cancel_upload", json!({ "id": first.id }));
     let cancelled = app.wait_state(&first.id, UploadState::Cancelled, LIMIT);
     let upload_id = cancelled.upload_id.unwrap();
     let listed = |app: &Harness| -> bool {
-        let sessions: Vec<ResumableSession> = app.call("list_resumable", json!({}));
+        let sessions: Vec<SessionRow> = app.call("list_resumable", json!({}));
         sessions.iter().any(|s| s.upload_id == upload_id)
     };
     assert!(listed(&app));
@@ -215,14 +213,14 @@ fn a_queued_upload_can_be_paused_cancelled_retried_and_forgotten() {
     assert!(!listed(&app));
 
     // A cancelled upload without a session starts over when resumed.
-    let again: UploadProgress = app.call("resume_upload", json!({ "id": second.id }));
+    let again: UploadRow = app.call("continue_upload", json!({ "id": second.id }));
     assert_eq!((again.state, again.error), (UploadState::Queued, None));
     let done = app.wait_state(&second.id, UploadState::Completed, LIMIT);
     assert_eq!(done.completed_chunks, 40);
     app.call::<()>("remove_upload", json!({ "id": first.id }));
     app.call::<()>("remove_upload", json!({ "id": second.id }));
     assert!(
-        app.call::<Vec<UploadProgress>>("list_uploads", json!({}))
+        app.call::<Vec<UploadRow>>("list_uploads", json!({}))
             .is_empty()
     );
 }
@@ -233,12 +231,12 @@ fn a_session_unknown_to_the_app_needs_its_file() {
     let app = Harness::start(config(&dir.path().join("data"), "--processing-delay 0"));
     let started = Instant::now();
     let e: CommandError = app
-        .invoke::<UploadProgress>("resume_session", json!({ "uploadId": "nope" }))
+        .invoke::<UploadRow>("resume_session", json!({ "uploadId": "nope" }))
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::Invalid);
     assert!(e.message.contains("choose its file"), "{}", e.message);
     let path = file(dir.path(), "x.mp4", 100);
-    let u: UploadProgress = app.call(
+    let u: UploadRow = app.call(
         "resume_session",
         json!({ "uploadId": "nope", "path": path }),
     );

@@ -7,5 +7,6 @@ mod opened;
 mod request;
 mod restart;
 mod settings;
+mod shared;
 mod support;
 mod uploads;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use tauri::Listener;
-use tl_uploader::ipc::{AddResult, ErrorCode, FILES_REFUSED_EVENT, UploadProgress, UploadState};
+use tl_uploader::ipc::{AddResult, ErrorCode, FILES_REFUSED_EVENT, UploadRow, UploadState};
 use tl_uploader::opened;
 
 use crate::support::{Harness, config, file, sha256};
@@ -57,7 +57,7 @@ fn a_second_launch_queues_its_files_and_keeps_the_refused_ones_for_the_ui() {
     assert_eq!(count.load(Ordering::SeqCst), 1);
 
     // The good file is in the queue and is uploaded like a dropped one.
-    let list: Vec<UploadProgress> = app.call("list_uploads", json!({}));
+    let list: Vec<UploadRow> = app.call("list_uploads", json!({}));
     assert_eq!(list.len(), 1, "{list:?}");
     assert_eq!(list[0].path, good.to_string_lossy());
     let done = app.wait_state(&list[0].id, UploadState::Completed, LIMIT);
@@ -75,7 +75,7 @@ fn an_empty_launch_queues_nothing_and_says_nothing() {
         app.app.handle(),
         opened::file_args(["tl-uploader".to_owned()], dir.path()),
     );
-    let list: Vec<UploadProgress> = app.call("list_uploads", json!({}));
+    let list: Vec<UploadRow> = app.call("list_uploads", json!({}));
     assert!(list.is_empty());
     let refused: Vec<AddResult> = app.call("take_refused_files", json!({}));
     assert!(refused.is_empty());

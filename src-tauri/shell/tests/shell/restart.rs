@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use tl_sandbox::Sandbox;
-use tl_uploader::ipc::{
-    Endpoint, ResumableSession, ResumeState, Settings, UploadProgress, UploadState,
-};
+use tl_uploader::ipc::{Endpoint, ResumeState, SessionRow, Settings, UploadRow, UploadState};
 use tl_uploader::{Config, Keychain, Remote};
 
 use crate::support::{Harness, file, sha256};
@@ -47,16 +45,16 @@ fn a_session_from_an_earlier_run_is_listed_at_start_and_completes() {
     assert!(s.has_api_key);
     let u = first.add(&path);
     first.wait_for(&u.id, LIMIT, |u| u.completed_chunks >= 4);
-    first.call::<UploadProgress>("cancel_upload", json!({ "id": u.id }));
+    first.call::<UploadRow>("cancel_upload", json!({ "id": u.id }));
     let stopped = first.wait_state(&u.id, UploadState::Cancelled, LIMIT);
     let upload_id = stopped.upload_id.unwrap();
     drop(first);
 
     // The next run, as the UI does at startup, lists what it can resume.
     let second = Harness::start(remote_config(&data, &server));
-    let listed: Vec<UploadProgress> = second.call("list_uploads", json!({}));
+    let listed: Vec<UploadRow> = second.call("list_uploads", json!({}));
     assert!(listed.is_empty());
-    let sessions: Vec<ResumableSession> = second.call("list_resumable", json!({}));
+    let sessions: Vec<SessionRow> = second.call("list_resumable", json!({}));
     let s = sessions
         .iter()
         .find(|s| s.upload_id == upload_id)
@@ -64,7 +62,7 @@ fn a_session_from_an_earlier_run_is_listed_at_start_and_completes() {
     assert_eq!(s.state, ResumeState::Resumable);
     assert!(s.in_journal && !s.active);
     let chunks_before = server.stats();
-    let resumed: UploadProgress = second.call("resume_session", json!({ "uploadId": upload_id }));
+    let resumed: UploadRow = second.call("resume_session", json!({ "uploadId": upload_id }));
     let done = second.wait_state(&resumed.id, UploadState::Completed, LIMIT);
     assert_eq!(done.total_chunks, 48);
     assert_eq!(second.asset_sha256(&done.asset_id.unwrap()), sha256(&path));
@@ -90,7 +88,7 @@ fn a_server_only_session_resumes_with_its_file_and_can_be_forgotten() {
     for p in [&path, &other] {
         let u = first.add(p);
         first.wait_for(&u.id, LIMIT, |u| u.completed_chunks >= 2);
-        first.call::<UploadProgress>("cancel_upload", json!({ "id": u.id }));
+        first.call::<UploadRow>("cancel_upload", json!({ "id": u.id }));
         ids.push(
             first
                 .wait_state(&u.id, UploadState::Cancelled, LIMIT)
@@ -100,20 +98,20 @@ fn a_server_only_session_resumes_with_its_file_and_can_be_forgotten() {
     }
     // ... are only on the server for an app with another journal.
     let second = Harness::start(remote_config(&dir.path().join("two"), &server));
-    let sessions: Vec<ResumableSession> = second.call("list_resumable", json!({}));
+    let sessions: Vec<SessionRow> = second.call("list_resumable", json!({}));
     for id in &ids {
         let s = sessions.iter().find(|s| &s.upload_id == id).unwrap();
         assert_eq!(s.state, ResumeState::NeedsFile);
         assert!(!s.in_journal && s.file_path.is_none());
     }
     second.call::<()>("forget_session", json!({ "uploadId": ids[1] }));
-    let resumed: UploadProgress = second.call(
+    let resumed: UploadRow = second.call(
         "resume_session",
         json!({ "uploadId": ids[0], "path": path }),
     );
     let done = second.wait_state(&resumed.id, UploadState::Completed, LIMIT);
     assert_eq!(second.asset_sha256(&done.asset_id.unwrap()), sha256(&path));
-    let sessions: Vec<ResumableSession> = second.call("list_resumable", json!({}));
+    let sessions: Vec<SessionRow> = second.call("list_resumable", json!({}));
     assert!(
         sessions.iter().all(|s| !ids.contains(&s.upload_id)),
         "{sessions:?}"

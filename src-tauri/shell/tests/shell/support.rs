@@ -7,21 +7,24 @@ use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use tauri::test::{MockRuntime, mock_builder, mock_context, noop_assets};
 use tauri::{App, Listener, Manager, WebviewWindow, WebviewWindowBuilder};
+use tl_test_support::poll_blocking;
 use tl_uploader::ipc::{
-    CommandError, SESSIONS_CHANGED_EVENT, UPLOAD_PROGRESS_EVENT, UploadProgress, UploadState,
+    CommandError, SESSIONS_CHANGED_EVENT, UPLOAD_PROGRESS_EVENT, UploadRow, UploadState,
 };
 use tl_uploader::{AppState, Config, Keychain};
 
 use crate::request::invoke_request;
 
+/// The sha256 of the file at `path`, in hex.
+pub use tl_test_support::sha256_file as sha256;
+
 /// One `upload://progress` event and when it arrived.
 #[derive(Debug, Clone)]
 pub struct Seen {
     pub at: Instant,
-    pub view: UploadProgress,
+    pub view: UploadRow,
 }
 
 /// A running app.
@@ -56,8 +59,7 @@ impl Harness {
         let events = Arc::new(Mutex::new(Vec::new()));
         let sink = events.clone();
         app.listen_any(UPLOAD_PROGRESS_EVENT, move |e| {
-            let view: UploadProgress =
-                serde_json::from_str(e.payload()).expect("a progress payload");
+            let view: UploadRow = serde_json::from_str(e.payload()).expect("a progress payload");
             sink.lock().unwrap().push(Seen {
                 at: Instant::now(),
                 view,
@@ -93,7 +95,7 @@ impl Harness {
     }
 
     /// Queues `path` and returns its upload.
-    pub fn add(&self, path: &Path) -> UploadProgress {
+    pub fn add(&self, path: &Path) -> UploadRow {
         let results: Vec<tl_uploader::ipc::AddResult> =
             self.call("add_uploads", json!({ "paths": [path] }));
         let result = results.into_iter().next().unwrap();
@@ -102,8 +104,8 @@ impl Harness {
     }
 
     /// Upload `id` as `list_uploads` shows it.
-    pub fn upload(&self, id: &str) -> UploadProgress {
-        let all: Vec<UploadProgress> = self.call("list_uploads", json!({}));
+    pub fn upload(&self, id: &str) -> UploadRow {
+        let all: Vec<UploadRow> = self.call("list_uploads", json!({}));
         all.into_iter()
             .find(|u| u.id == id)
             .unwrap_or_else(|| panic!("{id} is not listed"))
@@ -114,28 +116,30 @@ impl Harness {
         &self,
         id: &str,
         limit: Duration,
-        done: impl Fn(&UploadProgress) -> bool,
-    ) -> UploadProgress {
-        let until = Instant::now() + limit;
-        loop {
+        done: impl Fn(&UploadRow) -> bool,
+    ) -> UploadRow {
+        let what = format!("upload {id}");
+        // Not done yet is an "error" that carries the last view (boxed: it is large), for
+        // the message.
+        let found = poll_blocking(&what, limit, Duration::from_millis(20), || {
             let u = self.upload(id);
             if done(&u) {
-                return u;
+                Ok(Some(u))
+            } else {
+                Err(Box::new(u))
             }
-            assert!(
-                Instant::now() < until,
-                "gave up waiting; last: {:?} {:?} {}/{} chunks",
-                u.state,
-                u.error,
-                u.completed_chunks,
-                u.total_chunks
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        });
+        found.unwrap_or_else(|timeout| {
+            let u = timeout.last_error.as_ref().expect("a last view");
+            panic!(
+                "{timeout}; last: {:?} {:?} {}/{} chunks",
+                u.state, u.error, u.completed_chunks, u.total_chunks
+            )
+        })
     }
 
     /// Waits until upload `id` is in `state`.
-    pub fn wait_state(&self, id: &str, state: UploadState, limit: Duration) -> UploadProgress {
+    pub fn wait_state(&self, id: &str, state: UploadState, limit: Duration) -> UploadRow {
         self.wait_for(id, limit, |u| {
             assert!(
                 u.state != UploadState::Failed || state == UploadState::Failed,
@@ -167,25 +171,9 @@ impl Harness {
     }
 }
 
-/// A file of `len` pseudo-random bytes at `dir/name`.
+/// A file of `len` pseudo-random bytes at `dir/name`, different for each name.
 pub fn file(dir: &Path, name: &str, len: usize) -> PathBuf {
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15 ^ len as u64;
-    let bytes: Vec<u8> = (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect();
-    let path = dir.join(name);
-    std::fs::write(&path, bytes).unwrap();
-    path
-}
-
-/// The sha256 of the file at `path`, in hex.
-pub fn sha256(path: &Path) -> String {
-    hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
+    tl_test_support::named_random_file(dir, name, len as u64)
 }
 
 /// The states an upload's events went through, without repeats in a row.

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde_json::json;
-use tl_uploader::ipc::{AddResult, CommandError, ErrorCode, UploadProgress, UploadState};
+use tl_uploader::ipc::{AddResult, CommandError, ErrorCode, UploadRow, UploadState};
 
 use crate::support::{Harness, config, file, in_order, sha256, states};
 
@@ -54,7 +54,7 @@ fn a_good_file_reaches_completed_with_the_same_bytes_on_the_server() {
 
     // A finished upload can be removed from the list.
     app.call::<()>("remove_upload", json!({ "id": queued.id }));
-    let left: Vec<UploadProgress> = app.call("list_uploads", json!({}));
+    let left: Vec<UploadRow> = app.call("list_uploads", json!({}));
     assert!(left.is_empty());
 }
 
@@ -100,7 +100,7 @@ fn directories_empty_and_missing_files_are_refused_with_a_reason() {
     assert!(messages[2].contains("no such file"), "{}", messages[2]);
     assert!(results[..3].iter().all(|r| r.upload.is_none()));
     let queued = results[3].upload.clone().unwrap();
-    let listed: Vec<UploadProgress> = app.call("list_uploads", json!({}));
+    let listed: Vec<UploadRow> = app.call("list_uploads", json!({}));
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].id, queued.id);
     app.wait_state(&queued.id, UploadState::Completed, LIMIT);
@@ -157,19 +157,19 @@ fn unknown_ids_and_wrong_states_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let app = Harness::start(config(&dir.path().join("data"), "--processing-delay 0"));
     let e: CommandError = app
-        .invoke::<UploadProgress>("pause_upload", json!({ "id": "upload-999" }))
+        .invoke::<UploadRow>("pause_upload", json!({ "id": "upload-999" }))
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::NotFound);
     let path = file(dir.path(), "small.mp4", 2000);
     let u = app.add(&path);
     app.wait_state(&u.id, UploadState::Completed, LIMIT);
     let e = app
-        .invoke::<UploadProgress>("cancel_upload", json!({ "id": u.id }))
+        .invoke::<UploadRow>("cancel_upload", json!({ "id": u.id }))
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::Invalid);
     assert!(e.message.contains("it is completed"), "{}", e.message);
     let e = app
-        .invoke::<UploadProgress>("pause_upload", json!({ "id": u.id }))
+        .invoke::<UploadRow>("pause_upload", json!({ "id": u.id }))
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::Invalid);
 }

@@ -7,7 +7,7 @@ import type { UploadState } from "./UploadState";
  * An upload of the app's queue, as the UI shows it. Sent as the payload of
  * [`UPLOAD_PROGRESS_EVENT`] and returned by the commands.
  */
-export type UploadProgress = { 
+export type UploadRow = { 
 /**
  * The app's id for this upload (not the server's session id).
  */

@@ -2,9 +2,10 @@
 import type { ResumeState } from "./ResumeState";
 
 /**
- * An unfinished upload session, from the journal, the server, or both.
+ * A row of the incomplete-sessions list: the engine's `ResumableSession` as the UI shows
+ * it, and whether the queue holds it.
  */
-export type ResumableSession = { 
+export type SessionRow = { 
 /**
  * The server's session id.
  */
