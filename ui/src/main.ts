@@ -85,9 +85,16 @@ export async function start(backend: Backend): Promise<void> {
   else onError(uploads.reason);
   if (resumable.status === "fulfilled") offer.offer(resumable.value);
 
-  // The first view is on screen: tell the shell (its log says so, and a startup check waits
+  // Once the first view is drawn, tell the shell (its log says so, and a startup check waits
   // for it).
+  await nextFrameDrawn();
   await backend.uiReady().catch(onError);
+}
+
+/** Resolves after the next frame, with what the DOM holds now, has been drawn. */
+function nextFrameDrawn(): Promise<void> {
+  // The first callback runs before that frame is drawn, the second before the one after it.
+  return new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve())));
 }
 
 void start(tauriBackend());

@@ -758,7 +758,9 @@ async fn g_pause_gives_the_turn_to_the_next_file() -> Result<()> {
 
 async fn pause_and_park(h: &Harness, app: &App) -> Result<()> {
     let (first, first_sha) = h.random_file("first-long.mp4", 40 * MIB)?;
-    let (second, second_sha) = h.random_file("second-short.mp4", 12 * MIB)?;
+    // Long enough (about 6 s at the throttled rate) that the first file is resumed while
+    // the second still has the turn, even on a loaded machine.
+    let (second, second_sha) = h.random_file("second-short.mp4", 30 * MIB)?;
     let added = app
         .invoke(
             "add_uploads",

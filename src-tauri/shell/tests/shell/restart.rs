@@ -13,7 +13,7 @@ use crate::support::{Harness, file, sha256};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-fn remote_config(data: &std::path::Path, server: &tl_sandbox::SandboxHandle) -> Config {
+pub(crate) fn remote_config(data: &std::path::Path, server: &tl_sandbox::SandboxHandle) -> Config {
     Config {
         data_dir: Some(data.to_path_buf()),
         remote: Some(Remote {

@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use tl_sandbox::{Sandbox, SandboxHandle};
 use tl_uploader::ipc::{SessionRow, UploadRow, UploadState};
 use tl_uploader::state::JOURNAL_FILE;
-use tl_uploader::{Config, Keychain, Remote};
 
+use crate::restart::remote_config;
 use crate::support::{Harness, file, sha256};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -84,16 +84,7 @@ fn server() -> SandboxHandle {
 }
 
 fn app_on(data: &Path, server: &SandboxHandle) -> Harness {
-    Harness::start(Config {
-        data_dir: Some(data.to_path_buf()),
-        remote: Some(Remote {
-            api_key: server.api_key().to_owned(),
-            base_url: server.base_url(),
-        }),
-        base_url: Some(server.base_url()),
-        sandbox_args: Vec::new(),
-        keychain: Keychain::disabled(),
-    })
+    Harness::start(remote_config(data, server))
 }
 
 /// Starts an upload of `path` in the app and cancels it once a few chunks are in; returns
