@@ -554,3 +554,23 @@ fn writes_still_queued_when_the_journal_is_dropped_are_made() {
         20
     );
 }
+
+#[test]
+fn queued_writes_go_in_on_their_own_without_a_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, j) = journal_with_session(dir.path(), "u1");
+    let reader = Journal::open(&path).unwrap();
+    let rt = current_thread_runtime();
+    let writer = j.writer();
+    rt.block_on(async {
+        for index in 1..=3u64 {
+            writer.queue_chunk("u1", index, "e", 1).await.unwrap();
+        }
+    });
+    // Nobody flushes or waits; the writer commits them after its short delay.
+    tl_test_support::wait_until(
+        "the queued rows to be committed",
+        std::time::Duration::from_secs(20),
+        || reader.chunks("u1").unwrap().len() == 3,
+    );
+}

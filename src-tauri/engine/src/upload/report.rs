@@ -5,10 +5,11 @@
 //! report of the others. A report that fails transiently is kept and tried again; only a
 //! permanent refusal (a wrong proof, an expired session) ends the upload.
 //!
-//! With a journal, the chunk workers only queue their chunks' rows; the reporter flushes
-//! the journal before a report names a chunk whose row it has not yet seen committed, and
-//! queues the reported flags after the server accepted them (see
-//! [`JournalWriter`](crate::journal::JournalWriter)).
+//! With a journal, the chunk workers hand over only chunks whose rows are committed; the
+//! reporter still flushes the journal before a report names a chunk whose row it has not
+//! seen committed (free when nothing is pending), and queues the reported flags after the
+//! server accepted them: a flag lost in a crash only means the chunk is reported again,
+//! which the server counts once (see [`JournalWriter`](crate::journal::JournalWriter)).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,12 @@ use crate::retry::Backoff;
 /// How many times in a row a report may fail transiently (after the client's own retries)
 /// before the upload gives up.
 const MAX_REPORT_ROUNDS: u32 = 6;
+
+/// The least number of stored chunks that may wait for the reporter when there is a journal.
+/// The reporter then waits for the journal before its reports, and a deep queue lets the
+/// workers go on storing chunks meanwhile; their rows are committed as they come, whatever
+/// the reporter's pace, so the deeper queue does not widen what a crash can lose.
+const JOURNALLED_QUEUE: usize = 1024;
 
 /// What the reports established.
 #[derive(Debug, Clone, Default)]
@@ -59,7 +66,13 @@ impl Reporter {
         journal: Option<Journal>,
         failed: CancellationToken,
     ) -> Self {
-        let (tx, rx) = mpsc::channel(batch_size.max(1) * 4 + 4096);
+        let depth = batch_size.max(1) * 4;
+        let depth = if journal.is_some() {
+            depth.max(JOURNALLED_QUEUE)
+        } else {
+            depth
+        };
+        let (tx, rx) = mpsc::channel(depth);
         let task = Task {
             client,
             upload_id,
@@ -101,8 +114,8 @@ struct Task {
     tracker: Arc<Tracker>,
     batch_size: usize,
     interval: Duration,
-    /// Where the chunk workers queued the rows of the chunks they stored: flushed before
-    /// each report, so the server never hears of a chunk the journal could lose.
+    /// Where the chunks' rows are written: flushed before each report, so the server never
+    /// hears of a chunk the journal could lose.
     journal: Option<JournalWriter>,
     pending: Vec<CompletedChunk>,
     /// How many of the first `pending` chunks are known to have their rows on disk.

@@ -224,12 +224,13 @@ impl Session {
             let error = match outcome {
                 Ok(etag) => {
                     if let Some(journal) = &self.journal {
-                        // Queued before the chunk goes to the reporter, which flushes the
-                        // journal before reporting: once the server hears of the chunk, a
-                        // crash loses nothing, since a resume reports it from the journal.
+                        // On disk before the chunk leaves its slot (the writer thread
+                        // commits it, with whatever other slots finished meanwhile): a
+                        // crash from here on loses nothing, since a resume reports it from
+                        // the journal, so a kill never costs more than the chunks in flight.
                         journal
                             .writer()
-                            .queue_chunk(&self.upload_id, index, &etag, spec.len)
+                            .record_chunk(&self.upload_id, index, &etag, spec.len)
                             .await?;
                     }
                     self.tracker.chunk_stored(index);
