@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # What the upload journal costs: `tlup upload` of a 1 GiB file in 1 MiB chunks (1,024
 # chunks, so 1,024 chunk rows and their reported flags written to the journal, every row on
-# disk before its chunk leaves its worker slot; CHUNK_SIZE=262144 gives 4,096) with a journal and without one, against one tl-sandbox
-# with discard storage on loopback. Each round runs every variant once, one after the other,
+# disk before its chunk leaves its worker slot; CHUNK_SIZE=262144 gives 4,096) with a
+# journal and without one, against one tl-sandbox with discard storage on loopback
+# (BANDWIDTH=BYTES_PER_S caps each connection, as a real link does). Each round runs every variant once, one after the other,
 # in an order that rotates; RUNS rounds.
 #
 #   bash src-tauri/scripts/bench-journal.sh
 #   RUNS=5 WORKERS=8 bash src-tauri/scripts/bench-journal.sh
 #
 # Knobs: RUNS (3), WORKERS (tlup --workers, 5), CHUNK_SIZE (the sandbox's --chunk-size,
-# 1048576), MIN_RATIO (0.90), TMPFS=0 to skip the journal-on-tmpfs variant.
+# 1048576), BANDWIDTH (the sandbox's --bandwidth per connection, none), MIN_RATIO (0.90), TMPFS=0 to skip the journal-on-tmpfs variant.
 #
 # A gate: exits 1 when, with the journal on disk, the median over the rounds of journalled
 # MB/s / unjournalled MB/s is below MIN_RATIO, and when any upload fails or the journal lacks
@@ -23,6 +24,7 @@ root=$(pwd)
 runs=${RUNS:-3}
 workers=${WORKERS:-5}
 chunk_size=${CHUNK_SIZE:-1048576}
+bandwidth=${BANDWIDTH:-0}
 min_ratio=${MIN_RATIO:-0.90}
 tmpfs=${TMPFS:-1}
 size=$((1024 * 1024 * 1024))
@@ -55,9 +57,9 @@ cleanup() {
   if [ -n "$shm_dir" ]; then rm -rf "$shm_dir"; fi
 }
 trap cleanup EXIT INT TERM
-echo "==> starting tl-sandbox (discard storage, --chunk-size $chunk_size)"
+echo "==> starting tl-sandbox (discard storage, --chunk-size $chunk_size, --bandwidth $bandwidth)"
 target/release/tl-sandbox --listen 127.0.0.1:0 --api-key k --storage discard \
-  --chunk-size "$chunk_size" >"$bench/journal-sandbox.out" 2>"$bench/journal-sandbox.err" &
+  --chunk-size "$chunk_size" --bandwidth "$bandwidth" >"$bench/journal-sandbox.out" 2>"$bench/journal-sandbox.err" &
 sandbox_pid=$!
 origin=""
 for _ in $(seq 200); do
@@ -186,7 +188,7 @@ for variant in "${variants[@]}"; do
 done
 echo
 echo "reproduce:"
-echo "  target/release/tl-sandbox --listen 127.0.0.1:0 --api-key k --storage discard --chunk-size $chunk_size"
+echo "  target/release/tl-sandbox --listen 127.0.0.1:0 --api-key k --storage discard --chunk-size $chunk_size --bandwidth $bandwidth"
 echo "  time target/release/tlup --journal /tmp/j.sqlite3 --base-url http://127.0.0.1:PORT/v1.3 --api-key k upload $data --workers $workers"
 echo "  time TLUP_BENCH_NO_JOURNAL=1 target/release/tlup --base-url http://127.0.0.1:PORT/v1.3 --api-key k upload $data --workers $workers"
 if awk -v r="$gate" -v m="$min_ratio" 'BEGIN { exit !(r < m) }'; then
