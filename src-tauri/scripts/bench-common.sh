@@ -16,13 +16,23 @@ bench_data() {
 }
 
 # Starts `tl-sandbox --storage discard` and sets $origin to its URL; the sandbox stops
-# when the script exits. $1 names its log files.
+# when the script exits, after which the script's own `bench_cleanup`, if it defines one,
+# runs. $1 names its log files; the other arguments are more tl-sandbox flags.
+stop_sandbox() {
+  if [ -n "$sandbox_pid" ]; then
+    kill "$sandbox_pid" 2>/dev/null || true
+    wait "$sandbox_pid" 2>/dev/null || true
+  fi
+  if declare -F bench_cleanup >/dev/null; then bench_cleanup; fi
+}
+
 start_sandbox() {
   local name=$1
+  shift
   sandbox_pid=""
-  trap 'if [ -n "$sandbox_pid" ]; then kill "$sandbox_pid" 2>/dev/null || true; wait "$sandbox_pid" 2>/dev/null || true; fi' EXIT INT TERM
-  echo "==> starting tl-sandbox (discard storage)"
-  target/release/tl-sandbox --listen 127.0.0.1:0 --api-key k --storage discard \
+  trap stop_sandbox EXIT INT TERM
+  echo "==> starting tl-sandbox (discard storage${*:+, $*})"
+  target/release/tl-sandbox --listen 127.0.0.1:0 --api-key k --storage discard "$@" \
     >"$bench/$name-sandbox.out" 2>"$bench/$name-sandbox.err" &
   sandbox_pid=$!
   origin=""

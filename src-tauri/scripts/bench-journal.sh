@@ -45,35 +45,12 @@ if [ "$tmpfs" = 1 ] && [ "$(stat -f -c %T /dev/shm 2>/dev/null || true)" = tmpfs
   shm_dir=$(mktemp -d /dev/shm/tl-bench-journal.XXXXXX)
 fi
 
-# Like bench-common's start_sandbox, with the small chunk size; stops it and removes the
-# journals when the script exits.
-sandbox_pid=""
-cleanup() {
-  if [ -n "$sandbox_pid" ]; then
-    kill "$sandbox_pid" 2>/dev/null || true
-    wait "$sandbox_pid" 2>/dev/null || true
-  fi
+# Removes the journals when the script exits (start_sandbox's trap calls it).
+bench_cleanup() {
   rm -rf "$disk_dir"
   if [ -n "$shm_dir" ]; then rm -rf "$shm_dir"; fi
 }
-trap cleanup EXIT INT TERM
-echo "==> starting tl-sandbox (discard storage, --chunk-size $chunk_size, --bandwidth $bandwidth)"
-target/release/tl-sandbox --listen 127.0.0.1:0 --api-key k --storage discard \
-  --chunk-size "$chunk_size" --bandwidth "$bandwidth" >"$bench/journal-sandbox.out" 2>"$bench/journal-sandbox.err" &
-sandbox_pid=$!
-origin=""
-for _ in $(seq 200); do
-  origin=$(sed -n 's/^tl-sandbox listening on //p' "$bench/journal-sandbox.out")
-  [ -n "$origin" ] && break
-  kill -0 "$sandbox_pid" 2>/dev/null || break
-  sleep 0.05
-done
-if [ -z "$origin" ]; then
-  echo "error: tl-sandbox did not start:" >&2
-  cat "$bench/journal-sandbox.err" >&2
-  exit 1
-fi
-echo "    listening on $origin"
+start_sandbox journal --chunk-size "$chunk_size" --bandwidth "$bandwidth"
 base="$origin/v1.3"
 
 now() { date +%s.%N; }
