@@ -11,9 +11,10 @@
 //! A write can be awaited on its own ([`JournalWriter::record_chunk`]) or only queued
 //! ([`JournalWriter::queue_chunk`]) and made sure of later by [`JournalWriter::flush`],
 //! which resolves once every write queued before it is committed, with the first failure
-//! of a queued write of its upload since the last flush. The second form lets the chunk
-//! workers go on to their next PUT while the reporter, which flushes before each report,
-//! still never tells the server of a chunk whose row is not on disk. Queued writes, and
+//! of a queued write of its upload since the last flush. The chunk workers await their rows
+//! (a kill then costs at most the chunks in flight); the reporter queues the reported flags
+//! and flushes before each report, so it never tells the server of a chunk whose row is
+//! not on disk, however the row was written. Queued writes, and
 //! the flushes behind them, may wait up to [`COMMIT_DELAY`] for company, so a steady stream
 //! of chunk rows costs an fsync every few milliseconds rather than one per chunk; a write
 //! that is waited for goes in at once, with everything queued before it.
