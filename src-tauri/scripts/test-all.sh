@@ -106,6 +106,9 @@ xvfb-run -a cargo test -p tl-uploader-e2e -- --nocapture
 step "benchmark: peak memory of tlup upload"
 bash src-tauri/scripts/bench-memory.sh
 
+step "benchmark: tlup beside the official SDKs on emulated links (QUICK=1)"
+QUICK=1 bash src-tauri/scripts/bench-links.sh
+
 if [ "${TL_SKIP_BUNDLES:-0}" = "1" ]; then
   step "bundles: SKIPPED (TL_SKIP_BUNDLES=1); the suite is not complete"
 else

@@ -114,7 +114,9 @@ pub async fn get_settings(state: State<'_, AppState>) -> Result<Settings, Comman
     state.settings()
 }
 
-/// Changes the endpoint, the parallelism or the media type, for uploads that start from now.
+/// Changes the settings. The endpoint and the media type apply to uploads that start from
+/// now; the parallelism, the bandwidth limit and the files at once apply at once, to
+/// running uploads too.
 #[tauri::command]
 pub async fn set_settings<R: Runtime>(
     app: AppHandle<R>,

@@ -9,26 +9,15 @@ use crate::ipc::{self, ChunkFlight, ResumeState, UploadState};
 
 /// Folds an engine snapshot into the queue's view of the upload.
 ///
-/// `paused` is the upload's pause switch: the engine keeps saying `uploading` while the
-/// chunks in flight at the pause finish, but the user asked for a pause and sees one at once.
-/// A paused upload the queue shows as queued is parked, waiting for its turn, and stays so.
-/// The engine's end phases are not copied: the queue sets the final state itself, together
-/// with the error or the result, so the UI never sees `failed` without a reason. A completed
-/// transfer shows as `processing`, because the queue waits for the asset to be ready next.
+/// `paused` is the upload's pause switch (see [`shown`]). The link's level comes along, for
+/// the row to show how many chunks the app sends at once.
 pub fn apply(view: &mut ipc::UploadRow, p: &tl_upload::UploadProgress, paused: bool) {
-    let held = match view.state {
-        UploadState::Queued => UploadState::Queued,
-        _ => UploadState::Paused,
-    };
-    view.state = match p.status {
-        UploadPhase::Starting if paused => held,
-        UploadPhase::Starting => UploadState::Starting,
-        UploadPhase::Uploading | UploadPhase::Paused if paused => held,
-        UploadPhase::Uploading | UploadPhase::Paused => UploadState::Uploading,
-        UploadPhase::Confirming => UploadState::Confirming,
-        UploadPhase::Processing | UploadPhase::Completed => UploadState::Processing,
-        UploadPhase::Failed | UploadPhase::Cancelled => view.state,
-    };
+    view.state = shown(p.status, paused, view.state);
+    if p.total_chunks == 0 {
+        // Queued or starting, before the session: the engine knows nothing of the file yet,
+        // and what the queue knows (its size, a resumed session's id) stays.
+        return;
+    }
     if p.upload_id.is_some() {
         view.upload_id.clone_from(&p.upload_id);
     }
@@ -49,6 +38,35 @@ pub fn apply(view: &mut ipc::UploadRow, p: &tl_upload::UploadProgress, paused: b
     view.in_flight = in_flight(&p.chunks);
     view.retries = p.retries;
     view.urls_refreshed = p.urls_refreshed;
+    view.parallelism = p.parallelism;
+}
+
+/// The state the UI shows for an upload whose engine is in `phase`, `current` being what it
+/// shows now.
+///
+/// `paused` is the upload's pause switch: the engine keeps saying `uploading` while the
+/// chunks in flight at the pause finish, but the user asked for a pause and sees one at once;
+/// a pause before the engine let the upload start (`queued`) shows as a pause too. The
+/// engine's end phases are not copied: the queue sets the final state itself, together with
+/// the error or the result, so the UI never sees `failed` without a reason. A completed
+/// transfer shows as `processing`, because the queue waits for the asset to be ready next.
+pub fn shown(phase: UploadPhase, paused: bool, current: UploadState) -> UploadState {
+    match phase {
+        UploadPhase::Queued
+        | UploadPhase::Starting
+        | UploadPhase::Uploading
+        | UploadPhase::Paused
+            if paused =>
+        {
+            UploadState::Paused
+        }
+        UploadPhase::Queued => UploadState::Queued,
+        UploadPhase::Starting => UploadState::Starting,
+        UploadPhase::Uploading | UploadPhase::Paused => UploadState::Uploading,
+        UploadPhase::Confirming => UploadState::Confirming,
+        UploadPhase::Processing | UploadPhase::Completed => UploadState::Processing,
+        UploadPhase::Failed | UploadPhase::Cancelled => current,
+    }
 }
 
 /// The grid's character for a chunk state.
@@ -141,6 +159,8 @@ mod tests {
             eta_seconds: Some(12.0),
             retries: 2,
             urls_refreshed: 1,
+            parallelism: 8,
+            chunks_in_flight: 1,
             chunks: vec![
                 ChunkState::Done,
                 ChunkState::Uploaded,
@@ -189,16 +209,32 @@ mod tests {
     }
 
     #[test]
-    fn a_parked_upload_stays_queued_while_its_engine_ticks() {
-        let mut v = view();
-        v.state = UploadState::Queued;
-        apply(&mut v, &snapshot(UploadPhase::Paused), true);
+    fn an_upload_the_engine_holds_back_shows_queued_and_a_pause_shows_at_once() {
+        let mut v = ipc::UploadRow::queued("u1".into(), "/v/a.mp4", 1000, Some("old".into()), 0);
+        let waiting = tl_upload::UploadProgress {
+            status: UploadPhase::Queued,
+            ..tl_upload::UploadProgress::starting()
+        };
+        apply(&mut v, &waiting, false);
         assert_eq!(v.state, UploadState::Queued);
-        apply(&mut v, &snapshot(UploadPhase::Uploading), true);
-        assert_eq!(v.state, UploadState::Queued);
-        assert_eq!(v.chunks, "dsurfp");
-        apply(&mut v, &snapshot(UploadPhase::Uploading), false);
-        assert_eq!(v.state, UploadState::Uploading);
+        assert_eq!((v.total_bytes, v.upload_id.as_deref()), (1000, Some("old")));
+        apply(&mut v, &waiting, true);
+        assert_eq!(v.state, UploadState::Paused);
+        apply(&mut v, &tl_upload::UploadProgress::starting(), false);
+        assert_eq!((v.state, v.total_bytes), (UploadState::Starting, 1000));
+        apply(&mut v, &snapshot(UploadPhase::Starting), false);
+        assert_eq!(v.state, UploadState::Starting);
+        apply(&mut v, &snapshot(UploadPhase::Paused), false);
+        assert_eq!(
+            v.state,
+            UploadState::Uploading,
+            "the engine's pause is settling"
+        );
+        assert_eq!(v.parallelism, 8);
+        assert_eq!(
+            shown(UploadPhase::Cancelled, false, UploadState::Uploading),
+            UploadState::Uploading
+        );
     }
 
     #[test]

@@ -199,10 +199,10 @@ mod tests {
 
     #[test]
     fn serialises_as_code_and_message() {
-        let e = CommandError::invalid("max_workers must be 1–16");
+        let e = CommandError::invalid("parallel chunks must be 1–64, or automatic");
         assert_eq!(
             serde_json::to_value(&e).unwrap(),
-            serde_json::json!({"code": "invalid", "message": "max_workers must be 1–16"})
+            serde_json::json!({"code": "invalid", "message": "parallel chunks must be 1–64, or automatic"})
         );
     }
 }

@@ -3,13 +3,12 @@
 //!
 //! The engine publishes a snapshot every 100 ms (its `progress_interval`) and at once on
 //! every phase change (a subscription never misses one), so forwarding each one gives
-//! about 10 events a second per upload plus the state changes. A snapshot identical to the last one sent (a paused upload ticking) is
-//! not sent again.
+//! about 10 events a second per upload plus the state changes. A snapshot that changes
+//! nothing in the view (a paused upload ticking) is not sent again.
 
 use tauri::{AppHandle, Emitter, Manager, Runtime};
-use tl_upload::{ProgressReceiver, UploadControls};
+use tl_upload::ProgressReceiver;
 
-use crate::convert;
 use crate::ipc::{SESSIONS_CHANGED_EVENT, UPLOAD_PROGRESS_EVENT, UploadRow};
 use crate::state::AppState;
 
@@ -30,16 +29,12 @@ pub(crate) async fn follow<R: Runtime>(
     app: AppHandle<R>,
     id: String,
     mut progress: ProgressReceiver,
-    controls: UploadControls,
 ) {
     while let Some(snapshot) = progress.next().await {
         let Some(state) = app.try_state::<AppState>() else {
             return;
         };
-        let (_, new_session) = state.queue.update(&id, |view| {
-            convert::apply(view, &snapshot, controls.is_paused())
-        });
-        if new_session {
+        if state.queue.progress(&id, &snapshot) {
             sessions_changed(&app);
         }
     }

@@ -41,7 +41,8 @@ pub enum EventName {
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub enum UploadState {
-    /// Waiting for its turn.
+    /// Waiting: not handed to the engine yet, or the engine holds it back while the uploads
+    /// before it keep the link busy.
     Queued,
     /// Checking the file and creating (or looking up) the session.
     Starting,
@@ -171,6 +172,10 @@ pub struct UploadRow {
     /// Presigned URLs replaced.
     #[ts(type = "number")]
     pub urls_refreshed: u64,
+    /// How many chunk PUTs the app allows in flight now over all its uploads together (the
+    /// link's level: the automatic one, or the fixed setting); 0 until the upload has a
+    /// session.
+    pub parallelism: u32,
     /// Why it failed or was cancelled.
     pub error: Option<CommandError>,
     /// When it was added (milliseconds since the Unix epoch).
@@ -210,6 +215,7 @@ impl UploadRow {
             in_flight: Vec::new(),
             retries: 0,
             urls_refreshed: 0,
+            parallelism: 0,
             error: None,
             added_at,
         }
@@ -315,6 +321,20 @@ pub enum MediaType {
     Image,
 }
 
+/// How many chunk PUTs the app keeps in flight, over all its uploads together.
+///
+/// On the wire: `"auto"` or `{ "fixed": n }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum ParallelChunks {
+    /// The engine measures the link while uploading and adapts the number.
+    #[default]
+    Auto,
+    /// Exactly this many (1–64).
+    Fixed(u32),
+}
+
 /// The settings, as the UI shows them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -324,8 +344,13 @@ pub struct Settings {
     pub endpoint: Endpoint,
     /// Whether an API key is stored in the OS keychain (the key itself never crosses IPC).
     pub has_api_key: bool,
-    /// How many chunks go up in parallel (1–16).
-    pub max_workers: u32,
+    /// How many chunks go up at once, over all uploads.
+    pub parallel_chunks: ParallelChunks,
+    /// The most bytes per second all uploads together may send; `null` for no limit.
+    #[ts(type = "number | null")]
+    pub bandwidth_limit: Option<u64>,
+    /// How many files may upload at once (1–8); the others wait in the order added.
+    pub files_at_once: u32,
     /// The media type new uploads declare.
     pub file_type: MediaType,
     /// The API base URL in use (the sandbox's loopback URL in sandbox mode).
@@ -345,8 +370,13 @@ pub struct Settings {
 pub struct SettingsInput {
     /// The endpoint.
     pub endpoint: Endpoint,
-    /// Chunks in parallel (1–16).
-    pub max_workers: u32,
+    /// Automatic, or a fixed number of chunks at once (1–64).
+    pub parallel_chunks: ParallelChunks,
+    /// Bytes per second for all uploads together (at least 10,000), or `null` for no limit.
+    #[ts(type = "number | null")]
+    pub bandwidth_limit: Option<u64>,
+    /// Files at once (1–8).
+    pub files_at_once: u32,
     /// The media type of new uploads.
     pub file_type: MediaType,
 }

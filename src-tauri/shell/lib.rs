@@ -7,7 +7,7 @@
 //! - `commands`: the thin `#[tauri::command]`s.
 //! - [`state`]: [`AppState`], the one managed state, and [`Config`] (the environment
 //!   overrides are documented there).
-//! - `queue`: the uploads, one file at a time, and the task that drives them.
+//! - `queue`: the uploads in the order added, and the task that hands them to the engine.
 //! - `sessions`: file checks, resumable sessions, resuming and forgetting them.
 //! - `forward`: engine progress to `upload://progress` events.
 //! - [`convert`]: engine types to IPC types.

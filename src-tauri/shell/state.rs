@@ -156,7 +156,8 @@ pub struct AppState {
     env_remote: Option<MultipartUploadClient>,
     /// The journal, or why it cannot be used (uploads then run without one).
     journal: Result<Journal, CommandError>,
-    /// Starts every upload of the app, recording into the journal.
+    /// Starts every upload of the app, recording into the journal; its link (parallelism,
+    /// bandwidth limit, files at once) follows the settings.
     uploader: Uploader,
     conn: Mutex<Conn>,
     /// Started on first need and kept until exit, so an upload that began on it can finish
@@ -201,6 +202,11 @@ impl AppState {
         let (data_dir, cache_dir, log_dir) = (dirs.data, dirs.cache, dirs.logs);
         let settings = StoredSettings::load(&data_dir.join(SETTINGS_FILE));
         let journal = open_journal(config.data_dir.as_deref());
+        let uploader = Uploader::new(journal.as_ref().ok().cloned());
+        if let Err(e) = settings.apply_to(&uploader) {
+            // `load` keeps every value in range, so this is a bug; the engine's defaults hold.
+            log::error!("the link settings were refused: {}", e.message);
+        }
         let base_url = config
             .base_url
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
@@ -230,7 +236,7 @@ impl AppState {
             sandbox_args: config.sandbox_args,
             base_url,
             env_remote,
-            uploader: Uploader::new(journal.as_ref().ok().cloned()),
+            uploader,
             journal,
             conn: Mutex::new(Conn {
                 settings,
@@ -323,7 +329,9 @@ impl AppState {
         Ok(Settings {
             endpoint,
             has_api_key: conn.keychain_key || self.env_remote.is_some(),
-            max_workers: conn.settings.max_workers,
+            parallel_chunks: conn.settings.parallel_chunks,
+            bandwidth_limit: conn.settings.bandwidth_limit,
+            files_at_once: conn.settings.files_at_once,
             file_type: conn.settings.file_type,
             base_url: client.base_url().to_owned(),
             journal_path: match &self.journal {
@@ -335,13 +343,14 @@ impl AppState {
         })
     }
 
-    /// Changes and saves the settings; a new endpoint applies to uploads that start from
-    /// now on.
+    /// Changes and saves the settings. A new endpoint applies to uploads that start from
+    /// now on; the parallelism, the bandwidth limit and the files at once apply at once, to
+    /// running uploads too.
     ///
     /// # Errors
     ///
     /// [`ErrorCode::Invalid`] for values out of range or TwelveLabs without a key;
-    /// [`ErrorCode::Io`] when the file cannot be written.
+    /// [`ErrorCode::Io`] when the file cannot be written (nothing changes then).
     pub fn set_settings(&self, input: &SettingsInput) -> Result<Settings, CommandError> {
         let new = StoredSettings::from_input(input)?;
         {
@@ -352,6 +361,7 @@ impl AppState {
                 ));
             }
             new.save(&self.data_dir.join(SETTINGS_FILE))?;
+            new.apply_to(&self.uploader)?;
             conn.settings = new;
         }
         self.settings()

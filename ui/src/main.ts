@@ -22,9 +22,15 @@ export async function start(backend: Backend): Promise<void> {
   const onError = (error: unknown, subject?: string): void => banners.error(toCommandError(error), subject);
 
   const header = mountHeader(() => openSettings());
-  const settingsView = mountSettings(backend, null, (settings) => header.showSettings(settings));
+  // Set once the queue is mounted; the settings only load after that.
+  let showLink = (_settings: Settings): void => {};
+  const settingsView = mountSettings(backend, null, (settings) => {
+    header.showSettings(settings);
+    showLink(settings);
+  });
   const showSettings = (settings: Settings): void => {
     header.showSettings(settings);
+    showLink(settings);
     settingsView.update(settings);
   };
   openSettings = () => settingsView.open();
@@ -36,10 +42,11 @@ export async function start(backend: Backend): Promise<void> {
   let queued = 0;
   let incomplete = 0;
   const compact = (): void => dropZone.setCompact(queued > 0 || incomplete > 0);
-  mountQueue(backend, store, onError, (count) => {
+  const queueView = mountQueue(backend, store, onError, (count) => {
     queued = count;
     compact();
   });
+  showLink = (settings) => queueView.showSettings(settings);
   mountChunkGrid(store);
   const sessions = mountSessions(
     backend,

@@ -222,7 +222,12 @@ export class UploadStore {
     }
   }
 
-  /** Keeps a valid selection: the user's choice, else the first active upload, else the first. */
+  /**
+   * Keeps a valid selection: the user's choice; else the upload shown now while it is active,
+   * so the grid does not hop between files that upload at once; else the oldest upload
+   * sending chunks (it has the link's priority and finishes first), the oldest active one,
+   * or the first.
+   */
   private reselect(): boolean {
     const before = this.selected;
     if (this.selected !== null && !this.uploads.has(this.selected)) {
@@ -233,7 +238,8 @@ export class UploadStore {
       const order = this.ordered();
       const current = this.selected !== null ? this.uploads.get(this.selected) : undefined;
       if (current === undefined || !isActive(current.state)) {
-        const pick = order.find((u) => isActive(u.state)) ?? current ?? order[0];
+        const pick =
+          order.find((u) => u.state === "uploading") ?? order.find((u) => isActive(u.state)) ?? current ?? order[0];
         this.selected = pick?.id ?? null;
       }
     }

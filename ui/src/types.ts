@@ -7,6 +7,7 @@ export type { Endpoint } from "./bindings/Endpoint";
 export type { ErrorCode } from "./bindings/ErrorCode";
 export type { EventName } from "./bindings/EventName";
 export type { MediaType } from "./bindings/MediaType";
+export type { ParallelChunks } from "./bindings/ParallelChunks";
 export type { SessionRow } from "./bindings/SessionRow";
 export type { ResumeState } from "./bindings/ResumeState";
 export type { Settings } from "./bindings/Settings";

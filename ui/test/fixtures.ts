@@ -30,6 +30,7 @@ export function progress(overrides: Partial<UploadRow> = {}): UploadRow {
     inFlight: [],
     retries: 0,
     urlsRefreshed: 0,
+    parallelism: 8,
     error: null,
     addedAt: 1_000,
     ...overrides,
@@ -58,7 +59,9 @@ export function session(overrides: Partial<SessionRow> = {}): SessionRow {
 export const SETTINGS: Settings = {
   endpoint: "sandbox",
   hasApiKey: false,
-  maxWorkers: 4,
+  parallelChunks: "auto",
+  bandwidthLimit: null,
+  filesAtOnce: 3,
   fileType: "video",
   baseUrl: "http://127.0.0.1:4100/v1.3",
   journalPath: "/home/me/.local/share/tl-uploader/journal.sqlite",

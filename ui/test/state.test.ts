@@ -129,6 +129,23 @@ test("the first active upload is selected until the user picks one", () => {
   assert.equal(store.selectedId, "busy");
 });
 
+test("with several uploading, the grid stays on the one it shows until that one is done", () => {
+  const store = new UploadStore();
+  store.apply(progress({ id: "a", state: "queued", addedAt: 1 }));
+  store.apply(progress({ id: "b", state: "starting", addedAt: 2 }));
+  assert.equal(store.selectedId, "b", "the first one that is active");
+  store.apply(progress({ id: "a", state: "uploading" }));
+  assert.equal(store.selectedId, "b", "no hop while b is still active");
+  store.apply(progress({ id: "b", state: "processing" }));
+  assert.equal(store.selectedId, "a");
+  store.apply(progress({ id: "c", state: "starting", addedAt: 3 }));
+  store.apply(progress({ id: "d", state: "uploading", addedAt: 4 }));
+  store.apply(progress({ id: "a", state: "paused" }));
+  assert.equal(store.selectedId, "d", "a file sending chunks before one still starting");
+  store.apply(progress({ id: "a", state: "uploading" }));
+  assert.equal(store.selectedId, "d");
+});
+
 test("replacing the whole queue drops uploads that are gone", () => {
   const store = new UploadStore();
   store.apply(progress({ id: "a", bytesAcknowledged: 300_000 }));

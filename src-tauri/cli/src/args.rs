@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Map, Number, Value};
 use tl_sandbox::cli::SandboxArgs;
-use tl_upload::FileType;
+use tl_upload::{FileType, Parallelism};
 
 /// Uploads large video files to TwelveLabs with the multipart upload protocol: streamed,
 /// parallel, resumable.
@@ -108,7 +108,7 @@ impl ConnectionArgs {
 /// What tlup does.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Upload one or more files, one after another.
+    /// Upload one or more files: all start at once and share the link, earlier files first.
     Upload(UploadArgs),
     /// List the uploads that can be resumed, or resume one: only missing chunks are sent.
     Resume(ResumeArgs),
@@ -129,13 +129,19 @@ pub enum Command {
 /// `tlup upload`.
 #[derive(Debug, Args)]
 pub struct UploadArgs {
-    /// The files to upload.
+    /// The files to upload. All start at once, in order: each begins as soon as the files
+    /// before it leave room on the link, and earlier files keep priority.
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
     #[command(flatten)]
     pub session: SessionArgs,
     #[command(flatten)]
     pub transfer: TransferArgs,
+    /// The most files creating their session or sending chunks at once; the others wait
+    /// their turn, in order.
+    #[arg(long, value_name = "N", default_value_t = 16, help_heading = "Transfer",
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_files: u16,
     #[command(flatten)]
     pub connection: LocalConnectionArgs,
 }
@@ -167,10 +173,17 @@ pub struct SessionArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Transfer")]
 pub struct TransferArgs {
-    /// Chunk uploads in flight at once.
-    #[arg(long, value_name = "N", default_value_t = 5,
-          value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub workers: u16,
+    /// Chunk uploads in flight at once, over all files: `auto` measures the link while
+    /// uploading, settles on the number it carries best, and keeps that level per API host
+    /// (in the journal) to start from next time; a number from 1 to 64 fixes it.
+    #[arg(long, value_name = "auto|N", default_value = "auto", value_parser = parse_workers)]
+    pub workers: Parallelism,
+    /// Limit the bandwidth of all files together: bytes per second (1500000) or a number
+    /// with a unit, such as 500KB/s, 5MB/s, 2MiB/s or 10Mbit/s (KB, MB, GB are powers of
+    /// 1000, KiB, MiB, GiB of 1024; bit units are bytes ÷ 8; `/s` may be left out). 0 or
+    /// `none`: no limit [default: none].
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub limit_rate: Option<u64>,
     /// The most chunks per report call.
     #[arg(long, value_name = "N", default_value_t = 10,
           value_parser = clap::value_parser!(u16).range(1..=1000))]
@@ -276,6 +289,62 @@ pub struct SandboxCommandArgs {
 /// string (keeping unknown server values), which clap would otherwise use and accept all.
 fn parse_file_type(text: &str) -> Result<FileType, String> {
     text.parse()
+}
+
+/// `auto` (or `automatic`) or a fixed number of chunk uploads, 1–64.
+fn parse_workers(text: &str) -> Result<Parallelism, String> {
+    text.parse::<Parallelism>().map_err(|_| {
+        format!("`{text}` is neither `auto` nor a number of chunk uploads from 1 to 64")
+    })
+}
+
+/// What `--limit-rate` accepts, for its error messages.
+const RATE_FORMS: &str = "give bytes per second (1500000) or a number with a unit: B, KB, MB, GB (powers of 1000), KiB, MiB, GiB (powers of 1024), or bit, Kbit, Mbit, Gbit, Kibit, Mibit, Gibit (bits), optionally followed by /s, as in 500KB/s, 5MB/s, 2MiB/s or 10Mbit/s; 0 or `none` for no limit";
+
+/// A bandwidth in bytes per second: a plain number of bytes per second, or a number (with
+/// fractions) and a unit, case-insensitive, `/s` optional. 0 (`none`) means no limit.
+pub fn parse_rate(text: &str) -> Result<u64, String> {
+    let bad = || format!("`{text}` is not a rate: {RATE_FORMS}");
+    let lower = text.trim().to_ascii_lowercase();
+    if lower == "none" {
+        return Ok(0);
+    }
+    let spec = lower.strip_suffix("/s").unwrap_or(&lower).trim_end();
+    let split = spec
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(spec.len());
+    let (number, unit) = spec.split_at(split);
+    let number: f64 = number.parse().map_err(|_| bad())?;
+    let per_unit = match unit.trim_start() {
+        "" | "b" => 1.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "bit" | "bits" => 1.0 / 8.0,
+        "kbit" | "kbits" => 1e3 / 8.0,
+        "mbit" | "mbits" => 1e6 / 8.0,
+        "gbit" | "gbits" => 1e9 / 8.0,
+        "kibit" | "kibits" => 1024.0 / 8.0,
+        "mibit" | "mibits" => 1024.0 * 1024.0 / 8.0,
+        "gibit" | "gibits" => 1024.0 * 1024.0 * 1024.0 / 8.0,
+        _ => return Err(bad()),
+    };
+    let bytes = (number * per_unit).round();
+    if !bytes.is_finite() || bytes >= u64::MAX as f64 {
+        return Err(format!(
+            "`{text}` is more than any link carries; {RATE_FORMS}"
+        ));
+    }
+    if bytes < 1.0 && number > 0.0 {
+        return Err(format!(
+            "`{text}` is less than one byte per second; give a higher rate, or 0 for no limit"
+        ));
+    }
+    // In range and not negative: the parse above took no sign.
+    Ok(bytes as u64)
 }
 
 /// Seconds, fractions allowed, at least 0.
@@ -404,6 +473,71 @@ mod tests {
     fn file_types_are_checked() {
         assert_eq!(parse_file_type("Audio").unwrap(), FileType::Audio);
         assert!(parse_file_type("movie").is_err());
+    }
+
+    #[test]
+    fn rates_read_every_documented_form() {
+        for (text, bytes) in [
+            ("1500000", 1_500_000),
+            ("5MB/s", 5_000_000),
+            ("5mb", 5_000_000),
+            ("500KB/s", 500_000),
+            ("2MiB/s", 2 * 1024 * 1024),
+            ("2 mib/S", 2 * 1024 * 1024),
+            ("1.5GB/s", 1_500_000_000),
+            ("10Mbit/s", 1_250_000),
+            ("10MBIT", 1_250_000),
+            ("8bit/s", 1),
+            ("1Kibit", 128),
+            ("1GiB/s", 1 << 30),
+            ("12B/s", 12),
+            (" 300 KB/s ", 300_000),
+            ("0", 0),
+            ("0MB/s", 0),
+            ("none", 0),
+            ("None", 0),
+        ] {
+            assert_eq!(parse_rate(text), Ok(bytes), "{text}");
+        }
+    }
+
+    #[test]
+    fn bad_rates_say_what_is_accepted() {
+        for text in [
+            "fast", "", "/s", "MB/s", "5 MB/h", "5M", "-5MB/s", "1.2.3MB", "5MBps", "5 M B",
+        ] {
+            let e = parse_rate(text).unwrap_err();
+            assert!(e.contains("5MB/s") && e.contains("none"), "{text}: {e}");
+        }
+        assert!(
+            parse_rate("1bit/s")
+                .unwrap_err()
+                .contains("less than one byte")
+        );
+        assert!(parse_rate("1e30GB").is_err());
+        assert!(
+            parse_rate("99999999999999999999999GB")
+                .unwrap_err()
+                .contains("more than")
+        );
+    }
+
+    #[test]
+    fn workers_are_auto_or_1_to_64() {
+        assert_eq!(parse_workers("auto"), Ok(Parallelism::Auto));
+        assert_eq!(parse_workers("AUTOMATIC"), Ok(Parallelism::Auto));
+        assert_eq!(parse_workers("64"), Ok(Parallelism::Fixed(64)));
+        for bad in ["0", "65", "many", "-1", ""] {
+            let e = parse_workers(bad).unwrap_err();
+            assert!(e.contains("auto") && e.contains("1 to 64"), "{bad}: {e}");
+        }
+        let cli = Cli::try_parse_from(["tlup", "upload", "f"]).unwrap();
+        let Command::Upload(up) = cli.command else {
+            panic!("not upload")
+        };
+        assert_eq!(up.transfer.workers, Parallelism::Auto, "auto by default");
+        assert_eq!(up.transfer.limit_rate, None, "no limit by default");
+        assert_eq!(up.max_files, 16);
     }
 
     #[test]

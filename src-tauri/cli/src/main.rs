@@ -8,7 +8,7 @@
 //! - `advice`: the commands tlup suggests next (resume, upload again, forget).
 //! - `commands`: one module per command.
 //! - `files`: checks of file arguments before anything is sent.
-//! - `progress`: the progress bar and JSON progress events.
+//! - `progress`: the progress bars (one per file) and JSON progress events.
 //! - `output`: results on stdout, messages on stderr, JSON lines.
 //! - `failure`: errors and exit codes (0 done, 1 failed, 2 usage).
 //! - `interrupt`: Ctrl-C handling.

@@ -1,21 +1,33 @@
 //! Where text goes: results on stdout (JSON lines with `--json`), messages on stderr.
 //!
-//! A progress bar redraws its line on stderr, so any other line printed while one is on
-//! screen goes through [`ProgressBar::suspend`]; otherwise the two would interleave.
+//! Progress bars redraw their lines on stderr, one line per file, all in one
+//! [`MultiProgress`]: any other line printed while bars are on screen goes through it
+//! ([`MultiProgress::suspend`], [`MultiProgress::println`]), so lines and bars never tear
+//! each other. A bar that ends leaves the block as a line of its own above the bars still
+//! running.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use indicatif::ProgressBar;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget};
 use serde_json::Value;
 
 use crate::failure::Failure;
 
-/// The printer of one tlup run. Cheap to clone; clones share the active bar.
+/// The printer of one tlup run. Cheap to clone; clones share the bars on screen.
 #[derive(Debug, Clone)]
 pub struct Output {
     json: bool,
-    bar: Arc<Mutex<Option<ProgressBar>>>,
+    bars: Arc<Mutex<Bars>>,
+}
+
+/// The bars on screen.
+#[derive(Debug, Default)]
+struct Bars {
+    /// The block the bars draw in, while at least one bar is in it.
+    multi: Option<MultiProgress>,
+    /// How many bars are in the block.
+    live: usize,
 }
 
 impl Output {
@@ -23,7 +35,7 @@ impl Output {
     pub fn new(json: bool) -> Self {
         Self {
             json,
-            bar: Arc::new(Mutex::new(None)),
+            bars: Arc::new(Mutex::new(Bars::default())),
         }
     }
 
@@ -32,26 +44,47 @@ impl Output {
         self.json
     }
 
-    fn active(&self) -> MutexGuard<'_, Option<ProgressBar>> {
-        // Only ever a clone of a bar is stored; a poisoned lock still holds a usable value.
-        self.bar.lock().unwrap_or_else(PoisonError::into_inner)
+    fn bars(&self) -> MutexGuard<'_, Bars> {
+        // Only handles are stored; a poisoned lock still holds usable ones.
+        self.bars.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Makes `bar` the one other output must step around, until [`clear_bar`](Self::clear_bar).
-    pub fn set_bar(&self, bar: &ProgressBar) {
-        *self.active() = Some(bar.clone());
+    /// Puts `bar` on screen below the bars already there (on stderr, hidden when stderr is
+    /// not a terminal) and returns the handle to draw with, until [`end_bar`](Self::end_bar).
+    pub fn add_bar(&self, bar: ProgressBar) -> ProgressBar {
+        let mut bars = self.bars();
+        bars.live += 1;
+        let bar = bars
+            .multi
+            .get_or_insert_with(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))
+            .add(bar);
+        // Drawn at once, so the bars stand in the order of the files from the start.
+        bar.tick();
+        bar
     }
 
-    /// No bar is on screen any more.
-    pub fn clear_bar(&self) {
-        *self.active() = None;
+    /// Takes `bar` off the block and leaves `last_line` in its place, above the bars still
+    /// running (on a terminal only, as the bar was).
+    pub fn end_bar(&self, bar: &ProgressBar, last_line: &str) {
+        let mut bars = self.bars();
+        let Some(multi) = bars.multi.clone() else {
+            return;
+        };
+        multi.remove(bar);
+        // Nothing useful can be done about a terminal that refuses a line.
+        let _ = multi.println(last_line);
+        bars.live = bars.live.saturating_sub(1);
+        if bars.live == 0 {
+            // The block is empty: later lines go straight to their stream.
+            bars.multi = None;
+        }
     }
 
-    /// Runs `f` with the bar (if any) lifted off the screen.
-    fn around_bar(&self, f: impl FnOnce()) {
-        let bar = self.active().clone();
-        match bar {
-            Some(bar) => bar.suspend(f),
+    /// Runs `f` with the bars (if any) lifted off the screen.
+    fn around_bars(&self, f: impl FnOnce()) {
+        let multi = self.bars().multi.clone();
+        match multi {
+            Some(multi) => multi.suspend(f),
             None => f(),
         }
     }
@@ -71,7 +104,7 @@ impl Output {
         if self.json {
             return;
         }
-        self.around_bar(|| {
+        self.around_bars(|| {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{text}");
             let _ = out.flush();
@@ -80,7 +113,7 @@ impl Output {
 
     /// A message on stderr, in both modes.
     pub fn note(&self, text: &str) {
-        self.around_bar(|| {
+        self.around_bars(|| {
             let _ = writeln!(std::io::stderr().lock(), "{text}");
         });
     }

@@ -1,14 +1,15 @@
-//! Showing one file's upload progress: an indicatif bar for people, throttled JSON lines
+//! Showing an upload's progress: an indicatif bar per file for people, throttled JSON lines
 //! for scripts.
 //!
-//! The engine calls back about ten times a second from its own runtime; the bar redraws
-//! itself at most that often, and JSON events are thinned to four a second (plus every
-//! phase change) so a log stays readable and a pipe never backs up into the upload.
+//! The engine publishes about ten snapshots a second from its own tasks; the bars redraw at
+//! most that often, and JSON events are thinned to four a second per file (plus every phase
+//! change) so a log stays readable and a pipe never backs up into the upload. The bars of
+//! several files share one block on stderr (see [`Output::add_bar`]).
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
 use tl_upload::{ProgressReceiver, UploadPhase, UploadProgress};
 
@@ -19,13 +20,20 @@ use crate::output::Output;
 const JSON_EVERY: Duration = Duration::from_millis(250);
 
 /// The widest file name shown in front of the bar.
-const NAME_WIDTH: usize = 24;
+pub const NAME_WIDTH: usize = 24;
+
+/// The width of the bar in the line a finished bar leaves behind.
+const LAST_LINE_BAR: usize = 30;
 
 /// The progress display of one upload.
 #[derive(Debug)]
 pub struct FileProgress {
     out: Output,
     file: String,
+    /// The file name in front of the bar, padded to the width of the run's longest.
+    prefix: String,
+    /// Printed once, when the file's turn comes (`file 2 of 5: b.mp4`).
+    header: Option<String>,
     bar: Option<ProgressBar>,
     state: Mutex<State>,
 }
@@ -35,32 +43,51 @@ struct State {
     phase: Option<UploadPhase>,
     last_event: Option<Instant>,
     position: u64,
+    /// The file size, once the session is known.
+    total: u64,
     upload_id: Option<String>,
     /// Completed and total chunks of the latest snapshot.
     chunks: (u64, u64),
+    /// Whether the latest news is that the upload waits for its turn.
+    queued: bool,
+    /// Whether the header was printed.
+    announced: bool,
 }
 
 impl FileProgress {
-    /// A display for `file` (the path as the user gave it): a bar on stderr in human mode
-    /// (hidden by indicatif when stderr is not a terminal), JSON events otherwise.
-    pub fn start(out: &Output, file: &str, name: &str) -> Arc<Self> {
+    /// A display for `file` (the path as the user gave it; `name` is its file name): a bar
+    /// on stderr in human mode (hidden by indicatif when stderr is not a terminal), JSON
+    /// events otherwise. The name in front of the bar is padded to `name_width` characters
+    /// (at most [`NAME_WIDTH`]) so the bars of several files line up; `header` is printed
+    /// once the upload's turn comes.
+    pub fn start(
+        out: &Output,
+        file: &str,
+        name: &str,
+        header: Option<String>,
+        name_width: usize,
+    ) -> Arc<Self> {
+        let short = format::short_name(name, NAME_WIDTH);
+        let width = name_width.min(NAME_WIDTH);
+        let prefix = format!("{short:<width$}");
         let bar = (!out.is_json()).then(|| {
             // No length until the session exists: a length of 0 would draw as a full bar.
-            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
             let style = ProgressStyle::with_template(
                 "{prefix} [{wide_bar:.cyan/blue}] {bytes}/{total_bytes} {msg}",
             )
             .map(|s| s.progress_chars("=> "))
             .unwrap_or_else(|_| ProgressStyle::default_bar());
             bar.set_style(style);
-            bar.set_prefix(format::short_name(name, NAME_WIDTH));
+            bar.set_prefix(prefix.clone());
             bar.set_message("starting");
-            out.set_bar(&bar);
-            bar
+            out.add_bar(bar)
         });
         Arc::new(Self {
             out: out.clone(),
             file: file.to_owned(),
+            prefix,
+            header,
             bar,
             state: Mutex::default(),
         })
@@ -75,25 +102,48 @@ impl FileProgress {
 
     /// The session id, once the engine has created or found it.
     pub fn upload_id(&self) -> Option<String> {
-        self.state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .upload_id
-            .clone()
+        self.state().upload_id.clone()
+    }
+
+    /// Whether the latest news of the upload is that it waits for its turn: the uploads
+    /// started before it still keep the link busy.
+    pub fn still_queued(&self) -> bool {
+        self.state().queued
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn update(&self, p: &UploadProgress) {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = self.state();
         if p.upload_id.is_some() {
             state.upload_id.clone_from(&p.upload_id);
         }
         let phase_changed = state.phase != Some(p.status);
         state.phase = Some(p.status);
+        match p.status {
+            UploadPhase::Queued => state.queued = true,
+            // Cancelled in the queue: its turn never came.
+            UploadPhase::Cancelled if state.queued => {}
+            _ => {
+                state.queued = false;
+                if !state.announced {
+                    state.announced = true;
+                    if let Some(header) = &self.header {
+                        self.out.note(header);
+                    }
+                }
+            }
+        }
         state.chunks = (p.completed_chunks, p.total_chunks);
+        state.total = state.total.max(p.total_bytes);
         // A failed attempt makes bytes_sent step back; the bar should not.
         state.position = state.position.max(p.bytes_sent.min(p.total_bytes));
         if let Some(bar) = &self.bar {
-            bar.set_length(p.total_bytes);
+            if p.total_bytes > 0 {
+                bar.set_length(p.total_bytes);
+            }
             bar.set_position(state.position);
             bar.set_message(bar_message(p));
         } else {
@@ -108,41 +158,74 @@ impl FileProgress {
         }
     }
 
-    /// Leaves a full bar on screen with `message` in place of the rate.
+    /// Ends the bar full, with `message` in place of the rate.
     pub fn succeed(&self, message: &str) {
-        if let Some(bar) = &self.bar {
-            bar.finish_with_message(message.to_owned());
-        }
-        self.out.clear_bar();
+        let total = self.state().total;
+        self.end(total, message);
     }
 
-    /// Leaves the bar where it stopped, with `word` (failed, cancelled) and the chunk counts.
+    /// Ends the bar where it stopped, with `word` (failed, cancelled) and the chunk counts.
     pub fn stop(&self, word: &str) {
-        if let Some(bar) = &self.bar {
-            let (done, total) = self
-                .state
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .chunks;
-            bar.abandon_with_message(format!("{word}  chunks {done}/{total}"));
-        }
-        self.out.clear_bar();
+        let (position, (done, total)) = {
+            let state = self.state();
+            (state.position, state.chunks)
+        };
+        self.end(position, &format!("{word}  chunks {done}/{total}"));
+    }
+
+    /// Takes the bar off the block, leaving a line with the bytes at `position`.
+    fn end(&self, position: u64, message: &str) {
+        let Some(bar) = &self.bar else { return };
+        let total = self.state().total;
+        let line = last_line(&self.prefix, position, total, message);
+        bar.abandon_with_message(message.to_owned());
+        self.out.end_bar(bar, &line);
     }
 }
 
-/// The text after the byte counts: rate, time left, chunks, and trouble if any.
+/// The line a finished bar leaves: the bar drawn at `position` of `total`, the bytes, and
+/// `message`.
+fn last_line(prefix: &str, position: u64, total: u64, message: &str) -> String {
+    let filled = if total == 0 {
+        0
+    } else {
+        // Bounded by LAST_LINE_BAR; the cast cannot truncate.
+        ((position.min(total) as f64 / total as f64) * LAST_LINE_BAR as f64).round() as usize
+    };
+    let bar = if filled >= LAST_LINE_BAR {
+        "=".repeat(LAST_LINE_BAR)
+    } else {
+        format!(
+            "{}>{}",
+            "=".repeat(filled),
+            " ".repeat(LAST_LINE_BAR - filled - 1)
+        )
+    };
+    format!(
+        "{prefix} [{bar}] {}/{} {message}",
+        HumanBytes(position),
+        HumanBytes(total)
+    )
+}
+
+/// The text after the byte counts: rate (with the process's parallelism), time left,
+/// chunks, and trouble if any.
 fn bar_message(p: &UploadProgress) -> String {
     let chunks = format!("chunks {}/{}", p.completed_chunks, p.total_chunks);
     let mut text = match p.status {
+        UploadPhase::Queued => "queued".to_owned(),
         UploadPhase::Starting => "starting".to_owned(),
         UploadPhase::Uploading => {
             let left = p
                 .eta_seconds
                 .map_or_else(|| "-".to_owned(), format::duration);
-            format!(
-                "{}  {left} left  {chunks}",
-                format::rate(p.bytes_per_second)
-            )
+            let rate = format::rate(p.bytes_per_second);
+            let rate = if p.parallelism > 0 {
+                format!("{rate} ×{}", p.parallelism)
+            } else {
+                rate
+            };
+            format!("{rate}  {left} left  {chunks}")
         }
         UploadPhase::Paused => format!("paused  {chunks}"),
         UploadPhase::Confirming => format!("confirming  {chunks}"),
@@ -187,14 +270,43 @@ mod tests {
             eta_seconds: Some(65.0),
             retries: 2,
             urls_refreshed: 1,
+            parallelism: 12,
+            chunks_in_flight: 3,
             chunks: vec![tl_upload::ChunkState::Done; 40],
         }
     }
 
     #[test]
-    fn the_bar_message_has_rate_time_left_and_chunks() {
+    fn the_bar_message_has_rate_parallelism_time_left_and_chunks() {
         let m = bar_message(&snapshot(UploadPhase::Uploading));
-        assert_eq!(m, "1.00 MiB/s  1m 05s left  chunks 12/40  2 retries");
+        assert_eq!(m, "1.00 MiB/s ×12  1m 05s left  chunks 12/40  2 retries");
+        let before_the_session = UploadProgress {
+            parallelism: 0,
+            ..snapshot(UploadPhase::Uploading)
+        };
+        assert!(bar_message(&before_the_session).starts_with("1.00 MiB/s  1m 05s"));
+        assert!(bar_message(&snapshot(UploadPhase::Queued)).starts_with("queued"));
+    }
+
+    #[test]
+    fn a_finished_bar_leaves_a_line_drawn_to_where_it_stopped() {
+        let full = last_line("a.mp4", 2048, 2048, "done");
+        assert_eq!(
+            full,
+            format!(
+                "a.mp4 [{}] 2.00 KiB/2.00 KiB done",
+                "=".repeat(LAST_LINE_BAR)
+            )
+        );
+        let half = last_line("b.mp4", 1024, 2048, "failed");
+        assert!(half.starts_with(&format!("b.mp4 [{}>", "=".repeat(LAST_LINE_BAR / 2))));
+        assert!(half.ends_with("] 1.00 KiB/2.00 KiB failed"), "{half}");
+        let none = last_line("c.mp4", 0, 0, "skipped");
+        assert!(none.starts_with("c.mp4 [>"), "{none}");
+        for line in [full, half, none] {
+            let bar = line.split(['[', ']']).nth(1).unwrap_or_default();
+            assert_eq!(bar.chars().count(), LAST_LINE_BAR, "{line}");
+        }
     }
 
     #[test]
@@ -204,13 +316,15 @@ mod tests {
         assert_eq!(v["file"], "a.mp4");
         assert_eq!(v["status"], "uploading");
         assert_eq!(v["completed_chunks"], 12);
+        assert_eq!(v["parallelism"], 12);
+        assert_eq!(v["chunks_in_flight"], 3);
         assert!(v.get("chunks").is_none());
     }
 
     #[test]
     fn json_events_are_thinned_but_phase_changes_always_go_out() {
         let out = Output::new(true);
-        let p = FileProgress::start(&out, "a", "a");
+        let p = FileProgress::start(&out, "a", "a", None, 1);
         let cb = |s: &UploadProgress| p.update(s);
         cb(&snapshot(UploadPhase::Uploading));
         let first = p.state.lock().unwrap().last_event;
@@ -227,5 +341,22 @@ mod tests {
             "a phase change is never held back"
         );
         assert_eq!(p.upload_id().as_deref(), Some("u1"));
+    }
+
+    #[test]
+    fn an_upload_is_queued_until_its_turn_comes_and_stays_so_if_cancelled_then() {
+        let out = Output::new(true);
+        let p = FileProgress::start(&out, "a", "a", None, 1);
+        assert!(!p.still_queued(), "not before the engine says so");
+        p.update(&snapshot(UploadPhase::Queued));
+        assert!(p.still_queued());
+        p.update(&snapshot(UploadPhase::Cancelled));
+        assert!(p.still_queued(), "cancelled before its turn");
+        let p = FileProgress::start(&out, "b", "b", None, 1);
+        p.update(&snapshot(UploadPhase::Queued));
+        p.update(&snapshot(UploadPhase::Starting));
+        p.update(&snapshot(UploadPhase::Cancelled));
+        assert!(!p.still_queued(), "its turn came");
+        assert!(p.state().announced);
     }
 }

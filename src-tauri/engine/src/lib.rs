@@ -18,9 +18,16 @@
 //!
 //! # How data moves
 //!
-//! Chunks are streamed from their file offsets (no temporary files, memory bounded by
-//! `max_workers` × a small read buffer); a sliding window keeps `max_workers` PUTs in flight;
-//! presigned URLs are minted just in time in slices of at most 50 and are replaced before
+//! Chunks are streamed from their file offsets (no temporary files, memory bounded by the
+//! chunks in flight × a small read buffer). Every PUT of every upload of the process takes a
+//! slot of one shared link, whose level is fixed or automatic: the automatic one measures
+//! goodput while a level is held, doubles it while goodput grows in proportion, settles a
+//! margin above the knee where it stops growing, and shrinks on errors, stalls and rising
+//! latency; the settled level is kept per API host in the journal for the next start. An
+//! earlier upload keeps priority for slots, and a queued one starts its session as soon as
+//! the ones before it leave slots free. When nothing is left to start, a straggler among
+//! the last chunks is raced by a copy on an idle slot (the same bytes give the same ETag).
+//! One token bucket paces all bodies when a bandwidth limit is set. Presigned URLs are minted just in time in slices of at most 50 and are replaced before
 //! they expire or after any failed PUT; completed chunks are reported in batches as they
 //! finish; completion is confirmed with `get_status`, then the asset can be polled until it
 //! is `ready`.
@@ -52,8 +59,8 @@ pub use plan::{ChunkPlan, ChunkSpec};
 pub use progress::{ChunkState, UploadPhase, UploadProgress};
 pub use tokio_util::sync::CancellationToken;
 pub use upload::{
-    FileInfo, Forgotten, ProgressReceiver, ResumableSession, ResumeState, StatusCallback,
-    UploadControls, UploadHandle, UploadOptions, UploadResult, UploadSource, UploadStatus,
-    Uploader, WaitOptions, inspect,
+    FileInfo, Forgotten, LinkStatus, Parallelism, ProgressReceiver, ResumableSession, ResumeState,
+    StatusCallback, UploadControls, UploadHandle, UploadOptions, UploadResult, UploadSource,
+    UploadStatus, Uploader, WaitOptions, inspect,
 };
 pub use wire::FileType;

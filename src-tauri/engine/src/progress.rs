@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UploadPhase {
+    /// Waiting for its turn: the uploads started before it still keep the link busy.
+    Queued,
     /// Checking the file and creating (or looking up) the session.
     Starting,
     /// Chunks are moving.
@@ -85,7 +87,9 @@ pub struct UploadProgress {
     pub bytes_acknowledged: u64,
     /// The file size.
     pub total_bytes: u64,
-    /// Smoothed throughput.
+    /// Smoothed throughput of bytes the link carried: bytes that a new connection's socket
+    /// buffers take in at once count only when their chunk is acknowledged, so the rate
+    /// never shows more than the link moves.
     pub bytes_per_second: f64,
     /// Estimated seconds left, once there is a rate to go by.
     pub eta_seconds: Option<f64>,
@@ -93,6 +97,13 @@ pub struct UploadProgress {
     pub retries: u64,
     /// Presigned URLs replaced because they expired, were about to, or failed.
     pub urls_refreshed: u64,
+    /// How many chunk PUTs the process allows in flight now, over all its uploads (the
+    /// automatic parallelism's current level, or the fixed one); 0 before the session.
+    #[serde(default)]
+    pub parallelism: u32,
+    /// This upload's chunk PUTs in flight now.
+    #[serde(default)]
+    pub chunks_in_flight: u32,
     /// Every chunk's state, index 1 first.
     pub chunks: Vec<ChunkState>,
 }
@@ -114,6 +125,8 @@ impl UploadProgress {
             eta_seconds: None,
             retries: 0,
             urls_refreshed: 0,
+            parallelism: 0,
+            chunks_in_flight: 0,
             chunks: Vec::new(),
         }
     }

@@ -58,10 +58,29 @@ pub struct SandboxArgs {
     pub storage: Storage,
 
     /// Per-connection read limit on request bodies, bytes per second (0: unlimited).
+    ///
+    /// It stands for what one TCP connection gets through its window over the path's round
+    /// trip; a connection gets the smaller of this and its share of --link-rate. Changes apply
+    /// to open connections.
     #[arg(long, value_name = "BYTES_PER_SEC")]
     pub bandwidth: Option<u64>,
 
-    /// Milliseconds added to every request before it is answered.
+    /// Total read capacity shared by all connections' request bodies, bytes per second
+    /// (0: unlimited).
+    ///
+    /// The uplink or bottleneck of the emulated path: connections that compete for it get
+    /// equal shares, in turns of a few milliseconds; --bandwidth still caps each one.
+    /// Changes apply to open connections. While either rate limit is on, new connections
+    /// also get a small receive window (about 20 ms of the rate, at least 32 KiB) and, on
+    /// Linux, an Ethernet MSS, so that a client's count of bytes written stays close to
+    /// what the server has read. Not modelled: packet loss, a round-trip delay of the
+    /// body's segments, queueing delay that grows with load, slow start.
+    #[arg(long, value_name = "BYTES_PER_SEC")]
+    pub link_rate: Option<u64>,
+
+    /// Milliseconds added to every request before its body is read and it is answered.
+    ///
+    /// Once per request (the round trips of its setup), not per round trip of the body.
     #[arg(long, value_name = "MS")]
     pub latency_ms: Option<u64>,
 
@@ -107,6 +126,7 @@ impl fmt::Debug for SandboxArgs {
             .field("processing_delay", &self.processing_delay)
             .field("storage", &self.storage)
             .field("bandwidth", &self.bandwidth)
+            .field("link_rate", &self.link_rate)
             .field("latency_ms", &self.latency_ms)
             .field("fail_puts", &self.fail_puts)
             .field("drop_puts_after", &self.drop_puts_after)
@@ -141,6 +161,7 @@ impl SandboxArgs {
             .processing_delay(self.processing_delay)
             .storage(self.storage)
             .bandwidth(self.bandwidth.filter(|&b| b > 0))
+            .link_rate(self.link_rate.filter(|&r| r > 0))
             .latency(Duration::from_millis(self.latency_ms.unwrap_or(0)))
             .faults(FaultPlan {
                 fail_puts: self.fail_puts,
@@ -187,6 +208,8 @@ mod tests {
             "1:0.25",
             "--bandwidth",
             "0",
+            "--link-rate",
+            "4000000",
         ])
         .unwrap();
         assert!(!format!("{:?}", cli.args).contains("\"k\""));
@@ -200,6 +223,7 @@ mod tests {
             Some((1, 429, Some(Duration::from_secs(3))))
         );
         assert_eq!(builder.bandwidth, None);
+        assert_eq!(builder.link_rate, Some(4_000_000));
         assert_eq!(builder.session_ttl, Duration::from_secs(86_400));
     }
 

@@ -91,6 +91,7 @@ pub struct SandboxBuilder {
     pub(crate) processing_delay: Duration,
     pub(crate) storage: Storage,
     pub(crate) bandwidth: Option<u64>,
+    pub(crate) link_rate: Option<u64>,
     pub(crate) latency: Duration,
     pub(crate) faults: FaultPlan,
     pub(crate) log_requests: bool,
@@ -110,6 +111,7 @@ impl Default for SandboxBuilder {
             processing_delay: Duration::from_secs(2),
             storage: Storage::Memory,
             bandwidth: None,
+            link_rate: None,
             latency: Duration::ZERO,
             faults: FaultPlan::default(),
             log_requests: false,
@@ -182,13 +184,32 @@ impl SandboxBuilder {
     }
 
     /// Per-connection read limit on request bodies, in bytes per second (`None` or `Some(0)`:
-    /// unlimited). Adjustable later with [`crate::SandboxHandle::set_bandwidth`].
+    /// unlimited): what one TCP connection gets through its window over the path's round
+    /// trip. While any limit is on, new connections also get a small receive window (see
+    /// [`link_rate`](Self::link_rate)). Adjustable later with
+    /// [`crate::SandboxHandle::set_bandwidth`].
     pub fn bandwidth(mut self, bytes_per_sec: Option<u64>) -> Self {
         self.bandwidth = bytes_per_sec;
         self
     }
 
-    /// Delay added to every request before it is answered (default none).
+    /// Total read capacity shared by all connections' request bodies, in bytes per second
+    /// (`None` or `Some(0)`: unlimited): the uplink of a home or office, or the bottleneck
+    /// of a long path. Competing connections get equal shares; a [`bandwidth`](Self::bandwidth)
+    /// limit still caps each one. Adjustable later with
+    /// [`crate::SandboxHandle::set_link_rate`].
+    ///
+    /// While either limit is on, connections accepted get a receive buffer of about 20 ms of
+    /// the smaller rate (at least 32 KiB) and, on Linux, an Ethernet-sized MSS, so that a
+    /// client cannot have much more written than the server has read. No packet loss, no
+    /// per-round-trip delay of the body, no queueing delay and no slow start are modelled.
+    pub fn link_rate(mut self, bytes_per_sec: Option<u64>) -> Self {
+        self.link_rate = bytes_per_sec;
+        self
+    }
+
+    /// Delay added to every request before its body is read and it is answered (default
+    /// none): once per request, not per round trip of the body.
     pub fn latency(mut self, d: Duration) -> Self {
         self.latency = d;
         self
@@ -247,6 +268,7 @@ impl SandboxBuilder {
             processing_delay: self.processing_delay,
             storage: self.storage,
             bandwidth: self.bandwidth.unwrap_or(0),
+            link_rate: self.link_rate.unwrap_or(0),
             latency: self.latency,
             faults: self.faults,
             log_requests: self.log_requests,
@@ -268,6 +290,8 @@ pub(crate) struct Config {
     pub(crate) storage: Storage,
     /// Bytes per second per connection; 0 means unlimited.
     pub(crate) bandwidth: u64,
+    /// Bytes per second shared by all connections; 0 means unlimited.
+    pub(crate) link_rate: u64,
     pub(crate) latency: Duration,
     pub(crate) faults: FaultPlan,
     pub(crate) log_requests: bool,

@@ -1,11 +1,55 @@
-//! Accepted connections, wrapped so the sandbox can misbehave at the TCP level.
+//! Accepted connections, wrapped so the sandbox can misbehave at the TCP level, and the link
+//! emulator that shapes them.
 //!
-//! [`SandboxStream`] wraps each accepted `TcpStream` and adds two controls:
-//! - a read-rate limit (per connection, bytes per second), read from a shared atomic on every
-//!   poll so a change applies to open connections at once;
+//! [`SandboxStream`] wraps each accepted `TcpStream` and adds three controls:
+//! - a per-connection read limit (`--bandwidth`, bytes per second);
+//! - a share of the link (`--link-rate`, bytes per second for all connections together; see
+//!   the `link` module for how turns are taken);
 //! - a kill switch ([`ConnControl::kill`]): after it, every read and write fails, hyper gives
 //!   up on the connection and the socket is closed. The client sees a reset or an early EOF,
 //!   never an HTTP response. Handlers reach the switch through [`ConnInfo`].
+//!
+//! Both limits are read from shared atomics ([`Shaping`]) on every poll, so a change applies
+//! to open connections at once (within one slice of a few milliseconds). With both off, a
+//! read goes straight to the socket: two relaxed loads are the whole cost.
+//!
+//! # What the emulator models
+//!
+//! - **A shared bottleneck.** `--link-rate` is the capacity of the path that every upload
+//!   crosses: the uplink of a home or office, or the narrowest hop of a long path. Connections
+//!   that compete for it get equal shares (four busy connections get a quarter each), and
+//!   one alone gets all of it.
+//! - **What one connection can do.** `--bandwidth` caps each connection on its own, whatever
+//!   the link has left. It stands for the window-over-round-trip limit of a single TCP
+//!   connection on a long path, the reason real uploads open several connections. A
+//!   connection gets the smaller of its cap and its share of the link.
+//! - **A request's round trip.** `--latency-ms` delays every request once, before its body is
+//!   read and before it is answered (in the server's middleware, not here), like the round
+//!   trips of a request's setup.
+//! - **A small window.** On a real path a sender cannot have more than about a window of data
+//!   unacknowledged, so its own count of bytes written stays close to what the far end has
+//!   received. Loopback is nothing like that: its 64 KiB segments make the client's kernel
+//!   grow a send buffer of megabytes, which swallows a throttled body in a blink, and a client
+//!   that measures its rate by what it has written sees a rate that is not there. So a
+//!   connection accepted while any limit is on gets a receive buffer of [`WINDOW_RTT`] of its
+//!   rate (the window of a path with a 20 ms round trip, at least [`MIN_WINDOW`]), and
+//!   the listener advertises an Ethernet MSS of 1460 bytes while shaping is on (Linux only).
+//!   The MSS does most of the work: the client's kernel sizes its send buffer in segments, and
+//!   the receive window then bounds how many segments it ever needs. What remains is the
+//!   client's own send buffer, which only the client can size.
+//!
+//! # What it does not model
+//!
+//! - No packet loss and no retransmissions: every byte arrives, once, in order.
+//! - No delay of the body's segments: the link paces the bytes, but a segment is not held
+//!   for a round trip, and acknowledgements come back at loopback speed.
+//! - No queueing delay that grows with load: a busier link gives each connection less rate,
+//!   not more latency, and there is no buffer that fills up.
+//! - No slow start and no congestion control: a new connection reads at its full share from
+//!   its first byte.
+//! - Only request bodies (and headers) read by the server are shaped: responses are not.
+//! - The window and the MSS are set when a connection is accepted (the MSS at its handshake):
+//!   connections opened before shaping was switched on keep loopback's.
 
 use std::{
     future::Future as _,
@@ -24,8 +68,28 @@ use axum::{extract::connect_info::Connected, serve::IncomingStream};
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     net::{TcpListener, TcpStream},
+    sync::watch,
     time::{Instant, Sleep},
 };
+
+use crate::link::{IDLE_CREDIT, Link};
+
+/// The largest single limited read.
+const MAX_READ: usize = 64 * 1024;
+
+/// The round trip whose window a shaped connection gets (see the module docs).
+const WINDOW_RTT: Duration = Duration::from_millis(20);
+
+/// The smallest window: enough segments that delayed ACKs never stall the sender.
+const MIN_WINDOW: usize = 32 * 1024;
+
+/// The largest window asked for (Linux caps it at `net.core.rmem_max` anyway).
+const MAX_WINDOW: usize = 4 * 1024 * 1024;
+
+/// The MSS a shaped listener advertises: Ethernet's, as on a real path, instead of
+/// loopback's 64 KiB (see the module docs).
+#[cfg(target_os = "linux")]
+const SHAPED_MSS: u32 = 1460;
 
 /// The per-connection kill switch.
 #[derive(Debug, Default)]
@@ -81,16 +145,109 @@ impl Connected<IncomingStream<'_, SandboxListener>> for ConnInfo {
     }
 }
 
+/// The link settings: read by every connection on every poll, changed by the setters, and
+/// watched by the listener.
+#[derive(Debug)]
+pub(crate) struct Shaping {
+    /// Per-connection read limit in bytes/s (0: none).
+    bandwidth: AtomicU64,
+    /// The capacity all connections share.
+    link: Link,
+    /// Whether any limit is on, for the listener (see [`SHAPED_MSS`]).
+    shaped: watch::Sender<bool>,
+}
+
+impl Shaping {
+    /// Shaping with a per-connection limit and a link rate, in bytes/s (0: none).
+    pub(crate) fn new(bandwidth: u64, link_rate: u64) -> Self {
+        Self {
+            bandwidth: AtomicU64::new(bandwidth),
+            link: Link::new(link_rate),
+            shaped: watch::Sender::new(bandwidth > 0 || link_rate > 0),
+        }
+    }
+
+    /// The per-connection read limit in bytes/s, 0 when unlimited.
+    pub(crate) fn bandwidth(&self) -> u64 {
+        self.bandwidth.load(Ordering::Relaxed)
+    }
+
+    /// The shared link's rate in bytes/s, 0 when unlimited.
+    pub(crate) fn link_rate(&self) -> u64 {
+        self.link.rate()
+    }
+
+    /// Changes the per-connection limit (`None` or `Some(0)`: unlimited).
+    pub(crate) fn set_bandwidth(&self, bytes_per_sec: Option<u64>) {
+        self.bandwidth
+            .store(bytes_per_sec.unwrap_or(0), Ordering::Relaxed);
+        self.publish();
+    }
+
+    /// Changes the link's rate (`None` or `Some(0)`: unlimited).
+    pub(crate) fn set_link_rate(&self, bytes_per_sec: Option<u64>) {
+        self.link.set_rate(bytes_per_sec.unwrap_or(0));
+        self.publish();
+    }
+
+    /// Tells the listener whether any limit is on. Decided under the channel's lock, so
+    /// that of two setters racing, the last to publish sees both changes.
+    fn publish(&self) {
+        self.shaped.send_if_modified(|old| {
+            let shaped = self.bandwidth() > 0 || self.link_rate() > 0;
+            std::mem::replace(old, shaped) != shaped
+        });
+    }
+
+    /// The receive buffer for a connection accepted now, `None` when nothing is limited.
+    fn window(&self) -> Option<usize> {
+        [self.bandwidth(), self.link_rate()]
+            .into_iter()
+            .filter(|&rate| rate > 0)
+            .min()
+            .map(window_for)
+    }
+}
+
+/// The receive buffer of a connection shaped to `rate` bytes/s: the traffic of
+/// [`WINDOW_RTT`] at that rate, within [`MIN_WINDOW`] and [`MAX_WINDOW`].
+fn window_for(rate: u64) -> usize {
+    let bytes = u128::from(rate) * WINDOW_RTT.as_nanos() / 1_000_000_000;
+    usize::try_from(bytes)
+        .unwrap_or(MAX_WINDOW)
+        .clamp(MIN_WINDOW, MAX_WINDOW)
+}
+
+/// Gives connections accepted from now on an Ethernet-sized MSS when `shaped`, the
+/// interface's own (64 KiB on loopback) when not. Best effort, and Linux only: elsewhere
+/// the option is not known to reach the handshake.
+fn clamp_mss(listener: &TcpListener, shaped: bool) {
+    #[cfg(target_os = "linux")]
+    {
+        let mss = if shaped { SHAPED_MSS } else { 0 };
+        let _ = socket2::SockRef::from(listener).set_tcp_mss(mss);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (listener, shaped);
+}
+
 /// The listener: a `TcpListener` whose connections come out wrapped.
 #[derive(Debug)]
 pub(crate) struct SandboxListener {
     inner: TcpListener,
-    bandwidth: Arc<AtomicU64>,
+    shaping: Arc<Shaping>,
+    shaped: watch::Receiver<bool>,
 }
 
 impl SandboxListener {
-    pub(crate) fn new(inner: TcpListener, bandwidth: Arc<AtomicU64>) -> Self {
-        Self { inner, bandwidth }
+    pub(crate) fn new(inner: TcpListener, shaping: Arc<Shaping>) -> Self {
+        let mut shaped = shaping.shaped.subscribe();
+        clamp_mss(&inner, *shaped.borrow_and_update());
+        Self {
+            inner,
+            shaping,
+            shaped,
+        }
     }
 }
 
@@ -100,14 +257,23 @@ impl axum::serve::Listener for SandboxListener {
 
     async fn accept(&mut self) -> (SandboxStream, SocketAddr) {
         loop {
-            match self.inner.accept().await {
-                Ok((stream, addr)) => {
-                    // Small responses (ETags, JSON) should not wait for Nagle.
-                    let _ = stream.set_nodelay(true);
-                    return (SandboxStream::new(stream, self.bandwidth.clone()), addr);
+            tokio::select! {
+                accepted = self.inner.accept() => match accepted {
+                    Ok((stream, addr)) => {
+                        // Small responses (ETags, JSON) should not wait for Nagle.
+                        let _ = stream.set_nodelay(true);
+                        if let Some(window) = self.shaping.window() {
+                            let _ = socket2::SockRef::from(&stream).set_recv_buffer_size(window);
+                        }
+                        return (SandboxStream::new(stream, self.shaping.clone()), addr);
+                    }
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                },
+                // Shaping went on or off: the next handshakes follow at once.
+                Ok(()) = self.shaped.changed() => {
+                    clamp_mss(&self.inner, *self.shaped.borrow_and_update());
                 }
-                // Out of file descriptors and the like: back off instead of spinning.
-                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
             }
         }
     }
@@ -123,30 +289,41 @@ struct Throttle {
     tokens: f64,
     last: Instant,
     sleep: Option<Pin<Box<Sleep>>>,
-    scratch: Vec<u8>,
 }
 
-/// An accepted connection with a rate limit and a kill switch.
+/// A connection's turn on the shared link: the slice it booked and has not read yet.
+#[derive(Debug, Default)]
+struct LinkTurn {
+    left: usize,
+    ready_at: Option<Instant>,
+    sleep: Option<Pin<Box<Sleep>>>,
+}
+
+/// An accepted connection with rate limits and a kill switch.
 #[derive(Debug)]
 pub(crate) struct SandboxStream {
     inner: TcpStream,
     control: Arc<ConnControl>,
-    bandwidth: Arc<AtomicU64>,
+    shaping: Arc<Shaping>,
     throttle: Throttle,
+    turn: LinkTurn,
+    /// Limited reads go through here (no unsafe `ReadBuf` tricks).
+    scratch: Vec<u8>,
 }
 
 impl SandboxStream {
-    fn new(inner: TcpStream, bandwidth: Arc<AtomicU64>) -> Self {
+    fn new(inner: TcpStream, shaping: Arc<Shaping>) -> Self {
         Self {
             inner,
             control: Arc::default(),
-            bandwidth,
+            shaping,
             throttle: Throttle {
                 tokens: 0.0,
                 last: Instant::now(),
                 sleep: None,
-                scratch: Vec::new(),
             },
+            turn: LinkTurn::default(),
+            scratch: Vec::new(),
         }
     }
 }
@@ -182,6 +359,69 @@ impl Throttle {
             Poll::Pending => Poll::Pending,
         }
     }
+
+    /// Forgets the bucket, for when the limit is off.
+    fn idle(&mut self) {
+        self.tokens = 0.0;
+        self.sleep = None;
+    }
+}
+
+impl LinkTurn {
+    /// How many bytes the link lets this connection read now (at most `want`, booked as
+    /// one slice); `Pending`, with a timer armed, until the slice is due.
+    fn poll_turn(
+        &mut self,
+        cx: &mut Context<'_>,
+        link: &Link,
+        rate: u64,
+        want: usize,
+    ) -> Poll<usize> {
+        let now = Instant::now();
+        // A slice left unread well past its time belonged to an idle connection: that link
+        // time is gone, as it would be on a real link, and the connection books anew.
+        let stale = self
+            .ready_at
+            .is_some_and(|at| now.saturating_duration_since(at) > IDLE_CREDIT);
+        if self.left == 0 || stale {
+            let booking = link.book(rate, want, now);
+            self.left = booking.bytes;
+            self.ready_at = Some(booking.ready_at);
+        }
+        let ready_at = self.ready_at.unwrap_or(now);
+        if ready_at <= now {
+            self.sleep = None;
+            return Poll::Ready(self.left);
+        }
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(ready_at)));
+        if sleep.deadline() != ready_at {
+            sleep.as_mut().reset(ready_at);
+        }
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                self.sleep = None;
+                Poll::Ready(self.left)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Counts `n` bytes read out of the booked slice.
+    fn consume(&mut self, n: usize) {
+        self.left = self.left.saturating_sub(n);
+        if self.left == 0 {
+            self.ready_at = None;
+        }
+    }
+
+    /// Forgets the booking, for when the link limit is off.
+    fn idle(&mut self) {
+        if self.ready_at.is_some() || self.sleep.is_some() {
+            *self = Self::default();
+        }
+    }
 }
 
 impl AsyncRead for SandboxStream {
@@ -192,25 +432,46 @@ impl AsyncRead for SandboxStream {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         this.control.check(cx)?;
-        let rate = this.bandwidth.load(Ordering::Relaxed);
-        if rate == 0 {
-            this.throttle.tokens = 0.0;
-            this.throttle.sleep = None;
+        let cap = this.shaping.bandwidth();
+        let link_rate = this.shaping.link_rate();
+        if cap == 0 && link_rate == 0 {
+            this.throttle.idle();
+            this.turn.idle();
             return Pin::new(&mut this.inner).poll_read(cx, buf);
         }
-        let allowed = match this.throttle.poll_allowance(cx, rate) {
-            Poll::Ready(n) => n.clamp(1, buf.remaining().max(1)),
-            Poll::Pending => return Poll::Pending,
-        };
-        // Read at most `allowed` bytes through a scratch buffer (no unsafe ReadBuf tricks).
-        let throttle = &mut this.throttle;
-        throttle.scratch.resize(allowed.min(64 * 1024), 0);
-        let mut limited = ReadBuf::new(&mut throttle.scratch);
+        let mut allowed = usize::MAX;
+        if cap > 0 {
+            match this.throttle.poll_allowance(cx, cap) {
+                Poll::Ready(n) => allowed = n,
+                Poll::Pending => return Poll::Pending,
+            }
+        } else {
+            this.throttle.idle();
+        }
+        if link_rate > 0 {
+            match this
+                .turn
+                .poll_turn(cx, &this.shaping.link, link_rate, allowed)
+            {
+                Poll::Ready(n) => allowed = allowed.min(n),
+                Poll::Pending => return Poll::Pending,
+            }
+        } else {
+            this.turn.idle();
+        }
+        let allowed = allowed.clamp(1, buf.remaining().max(1)).min(MAX_READ);
+        this.scratch.resize(allowed, 0);
+        let mut limited = ReadBuf::new(&mut this.scratch);
         match Pin::new(&mut this.inner).poll_read(cx, &mut limited) {
             Poll::Ready(Ok(())) => {
                 let got = limited.filled().len();
                 buf.put_slice(limited.filled());
-                throttle.tokens -= got as f64;
+                if cap > 0 {
+                    this.throttle.tokens -= got as f64;
+                }
+                if link_rate > 0 {
+                    this.turn.consume(got);
+                }
                 Poll::Ready(Ok(()))
             }
             other => other,
@@ -251,5 +512,50 @@ impl AsyncWrite for SandboxStream {
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_is_twenty_milliseconds_of_the_rate_within_bounds() {
+        assert_eq!(window_for(4_000_000), 80_000);
+        assert_eq!(window_for(1_500_000), MIN_WINDOW);
+        assert_eq!(window_for(1), MIN_WINDOW);
+        assert_eq!(window_for(1_000_000_000), MAX_WINDOW);
+        assert_eq!(window_for(u64::MAX), MAX_WINDOW);
+    }
+
+    #[test]
+    fn shaping_follows_the_smaller_rate_and_tells_the_listener_when_it_turns() {
+        let shaping = Shaping::new(0, 0);
+        let mut shaped = shaping.shaped.subscribe();
+        assert!(!*shaped.borrow_and_update());
+        assert_eq!(shaping.window(), None);
+
+        shaping.set_bandwidth(Some(4_000_000));
+        assert!(shaped.has_changed().unwrap());
+        assert!(*shaped.borrow_and_update());
+        assert_eq!(shaping.window(), Some(80_000));
+
+        shaping.set_link_rate(Some(2_000_000));
+        assert_eq!(
+            (shaping.bandwidth(), shaping.link_rate()),
+            (4_000_000, 2_000_000)
+        );
+        assert_eq!(shaping.window(), Some(40_000));
+        assert!(
+            !shaped.has_changed().unwrap(),
+            "still shaped: nothing to tell"
+        );
+
+        shaping.set_bandwidth(Some(0));
+        assert_eq!(shaping.window(), Some(40_000));
+        shaping.set_link_rate(None);
+        assert!(shaped.has_changed().unwrap());
+        assert!(!*shaped.borrow_and_update());
+        assert_eq!(shaping.window(), None);
     }
 }

@@ -440,6 +440,28 @@ mod tests {
         assert_eq!(s.api_key(), "mine");
     }
 
+    #[tokio::test]
+    async fn extra_flags_can_shape_the_link() {
+        let parent = tempfile::tempdir().unwrap();
+        let extra = words("--link-rate 4000000 --bandwidth 1000000");
+        let s = EmbeddedSandbox::builder()
+            .chunk_dir_in(parent.path())
+            .extra_args(&extra, "TEST_ARGS")
+            .start()
+            .unwrap();
+        let view: serde_json::Value = reqwest::Client::new()
+            .get(format!("{}/sandbox/faults", s.base_url()))
+            .header("x-api-key", s.api_key())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(view["link_rate"], 4_000_000);
+        assert_eq!(view["bandwidth"], 1_000_000);
+    }
+
     #[test]
     fn bad_extra_flags_are_a_typed_error_naming_their_origin() {
         let parent = tempfile::tempdir().unwrap();

@@ -17,6 +17,7 @@ use tokio::sync::watch;
 
 use crate::{
     config::SandboxBuilder,
+    conn::SandboxListener,
     error::SandboxError,
     faults::Faults,
     server::{self, Shared},
@@ -98,6 +99,9 @@ fn run_server(
     runtime.block_on(async move {
         match tokio::net::TcpListener::from_std(listener) {
             Ok(listener) => {
+                // Before `ready`: the listener's socket options must be in place for the
+                // first client's handshake.
+                let listener = SandboxListener::new(listener, app.shaping.clone());
                 let _ = ready.send(Ok(()));
                 server::serve(listener, app, stop).await;
             }
@@ -166,6 +170,12 @@ impl SandboxHandle {
     /// Changes the per-connection read limit; open connections follow at once.
     pub fn set_bandwidth(&self, bytes_per_sec: Option<u64>) {
         self.shared.set_bandwidth(bytes_per_sec);
+    }
+
+    /// Changes the capacity shared by all connections; open connections follow within a
+    /// few milliseconds.
+    pub fn set_link_rate(&self, bytes_per_sec: Option<u64>) {
+        self.shared.set_link_rate(bytes_per_sec);
     }
 
     /// Changes the delay added to every request.

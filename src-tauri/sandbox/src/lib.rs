@@ -27,6 +27,26 @@
 //! Chunk bytes go to `PUT /storage/{upload_id}/{chunk_index}`, authorised by the URL's
 //! signature instead of the key.
 //!
+//! # Link emulation
+//!
+//! The sandbox can stand for a slow or distant network, so that uploads behave as they would
+//! on one (all on the request bodies the server reads; responses are not shaped):
+//!
+//! - `--link-rate` ([`SandboxBuilder::link_rate`], [`SandboxHandle::set_link_rate`],
+//!   `"link_rate"` in `POST /v1.3/sandbox/faults`): a capacity shared by all connections,
+//!   split fairly between those that compete for it;
+//! - `--bandwidth` ([`SandboxBuilder::bandwidth`], [`SandboxHandle::set_bandwidth`],
+//!   `"bandwidth"`): a cap on each connection, standing for what one TCP connection gets
+//!   through its window over the path's round trip;
+//! - `--latency-ms` ([`SandboxBuilder::latency`], [`SandboxHandle::set_latency`],
+//!   `"latency_ms"`): a delay once per request, before its body is read;
+//! - while a rate limit is on, new connections get a small receive window and an Ethernet
+//!   MSS, so a client's count of bytes written stays close to what the server has read.
+//!
+//! It does not lose packets, delay the body's segments by a round trip, add queueing delay
+//! that grows with load, or make new connections slow-start. The `conn` module has the
+//! details.
+//!
 //! # Layout
 //!
 //! - [`config`]: [`SandboxBuilder`] and [`Storage`]; validation into the internal config.
@@ -41,7 +61,8 @@
 //!   locked maps that hold them.
 //! - `storage`: where chunk bytes go (memory, disk, discard), streamed and committed whole.
 //! - `signing`: HMAC-signed presigned URLs. `clock`: time and expiry arithmetic.
-//! - `conn`: the wrapped TCP stream (per-connection rate limit, kill switch).
+//! - `conn`: the wrapped TCP stream (rate limits, small window, kill switch) and what the
+//!   link emulator models. `link`: the shared link's timetable.
 //! - [`faults`]: [`FaultPlan`] and the live [`Faults`]. [`stats`]: [`Stats`] counters.
 //! - `wire`: the JSON response types. `extract`: request parsing with JSON errors.
 //! - [`error`]: [`SandboxError`] and the wire error shapes.
@@ -58,6 +79,7 @@ pub mod error;
 mod extract;
 pub mod faults;
 mod handle;
+mod link;
 mod routes;
 mod server;
 mod session;

@@ -4,7 +4,7 @@
 //! server accepts connections; scripts read it to learn the port. Everything else goes to
 //! stderr.
 
-use std::{io::Write, process::ExitCode};
+use std::{future::Future, io::Write, pin::Pin, process::ExitCode};
 
 use clap::Parser;
 use tl_sandbox::cli::SandboxArgs;
@@ -33,44 +33,53 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut stdout = std::io::stdout().lock();
-    // If nobody reads stdout any more, keep serving: the line is informational.
-    let _ = writeln!(stdout, "tl-sandbox listening on {}", handle.url());
-    let _ = stdout.flush();
-    drop(stdout);
-
     let signals = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build();
-    match signals {
-        Ok(runtime) => runtime.block_on(wait_for_signal()),
+    let runtime = match signals {
+        Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("tl-sandbox: cannot wait for signals: {e}");
             return ExitCode::FAILURE;
         }
-    }
+    };
+    runtime.block_on(async {
+        // Registered before the line goes out: a script that reads it and signals at once
+        // must find the handlers in place, not the default action that kills.
+        let stop = stop_signal();
+        let mut stdout = std::io::stdout().lock();
+        // If nobody reads stdout any more, keep serving: the line is informational.
+        let _ = writeln!(stdout, "tl-sandbox listening on {}", handle.url());
+        let _ = stdout.flush();
+        drop(stdout);
+        stop.await;
+    });
     eprintln!("tl-sandbox: shutting down");
     handle.shutdown();
     ExitCode::SUCCESS
 }
 
-/// Resolves on Ctrl-C / SIGINT, and on SIGTERM where there is such a thing.
-async fn wait_for_signal() {
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// Registers for Ctrl-C / SIGINT, and SIGTERM where there is such a thing, at once; the
+/// future resolves on the first of them.
+fn stop_signal() -> Pin<Box<dyn Future<Output = ()>>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                () = interrupt => {}
-                _ = terminate.recv() => {}
-            }
-            return;
+        if let (Ok(mut interrupt), Ok(mut terminate)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            return Box::pin(async move {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
+                }
+            });
         }
     }
-    interrupt.await;
+    Box::pin(async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    })
 }

@@ -19,12 +19,12 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post, put},
 };
-use tokio::{net::TcpListener, sync::watch};
+use tokio::sync::watch;
 
 use crate::{
     clock,
     config::Config,
-    conn::{ConnInfo, SandboxListener},
+    conn::{ConnInfo, SandboxListener, Shaping},
     error::ApiError,
     faults::Faults,
     routes,
@@ -49,8 +49,8 @@ pub(crate) struct Shared {
     pub(crate) storage: ChunkStorage,
     pub(crate) faults: Faults,
     pub(crate) stats: Counters,
-    /// Per-connection read limit in bytes/s (0: unlimited), read by every connection.
-    pub(crate) bandwidth: Arc<AtomicU64>,
+    /// The link limits (per connection and shared), read by every connection.
+    pub(crate) shaping: Arc<Shaping>,
     latency_micros: AtomicU64,
 }
 
@@ -78,7 +78,7 @@ impl Shared {
             storage,
             faults: Faults::new(config.faults.clone()),
             stats: Counters::default(),
-            bandwidth: Arc::new(AtomicU64::new(config.bandwidth)),
+            shaping: Arc::new(Shaping::new(config.bandwidth, config.link_rate)),
             latency_micros: AtomicU64::new(latency),
             config,
         }
@@ -94,8 +94,11 @@ impl Shared {
     }
 
     pub(crate) fn set_bandwidth(&self, bytes_per_sec: Option<u64>) {
-        self.bandwidth
-            .store(bytes_per_sec.unwrap_or(0), Ordering::Relaxed);
+        self.shaping.set_bandwidth(bytes_per_sec);
+    }
+
+    pub(crate) fn set_link_rate(&self, bytes_per_sec: Option<u64>) {
+        self.shaping.set_link_rate(bytes_per_sec);
     }
 
     /// A presigned URL for one chunk, valid for `url_ttl` from `now`.
@@ -174,11 +177,11 @@ pub(crate) fn router(app: App) -> Router {
         .with_state(app)
 }
 
-/// Serves until `shutdown` turns true (or its sender is dropped), then stops accepting,
+/// Serves `listener` (made with [`SandboxListener::new`] from `app`'s shaping) until
+/// `shutdown` turns true (or its sender is dropped), then stops accepting,
 /// lets in-flight requests finish for up to [`SHUTDOWN_GRACE`], and returns.
-pub(crate) async fn serve(listener: TcpListener, app: App, shutdown: watch::Receiver<bool>) {
+pub(crate) async fn serve(listener: SandboxListener, app: App, shutdown: watch::Receiver<bool>) {
     let service = router(app.clone()).into_make_service_with_connect_info::<ConnInfo>();
-    let listener = SandboxListener::new(listener, app.bandwidth.clone());
     let mut signal = shutdown.clone();
     let server = axum::serve(listener, service)
         .with_graceful_shutdown(async move {

@@ -1,13 +1,21 @@
 //! The upload queue: every upload the user added, oldest first, with its pause switch and
 //! cancellation token, and the transitions the commands ask for.
 //!
-//! Uploads take turns, one file at a time in the order added (the chunks of that file go up
-//! in parallel); [`run`] is the task that gives the turn to the next queued upload and starts
-//! it. Pausing an upload gives its turn away: the next queued one starts while the paused one
-//! waits, its session and finished chunks kept. Resumed while another upload has the turn, it
-//! is queued again, parked where it stopped, and goes on when the turn comes back to it; one
-//! paused before its turn is skipped until it is resumed. Once a file is transferred, the wait
-//! for its asset to be ready goes on beside the next upload.
+//! The queue only orders; the engine decides. [`run`] hands every queued upload to the
+//! engine's one [`Uploader`](tl_upload::Uploader) as soon as it is queued, in the order
+//! added, and the engine admits them in that order: a later upload creates its session when
+//! the ones before it leave room on the link (their chunks waiting fewer than its
+//! parallelism, and fewer files than the files-at-once setting running), and the earlier
+//! ones keep priority for chunk slots. Until then the engine reports it as queued, and so
+//! does its row.
+//!
+//! Pause, resume and cancel act on one upload through its own controls and leave the others
+//! alone. A paused upload keeps its session and finished chunks and wants no chunk slots, so
+//! the uploads after it take the link; resumed, it goes on where it stopped, with the
+//! priority of its place in the queue. An upload paused before it was handed over stays out
+//! of the engine until it is resumed. A cancelled or failed one is queued again by a resume,
+//! as a new attempt at the end of the engine's order. Once a file is transferred, the wait
+//! for its asset to be ready goes on beside the uploads still sending.
 //!
 //! Every change of a view is published to the UI before the lock is released, so events
 //! leave in the order the views changed and the last event of an upload is always its
@@ -16,7 +24,7 @@
 //! # Layout
 //!
 //! - this file: [`Queue`] and its transitions, each under one short lock.
-//! - `run`: the task that drives uploads through the engine.
+//! - `run`: the task that hands uploads to the engine and records how they end.
 
 mod run;
 
@@ -25,9 +33,10 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
-use tl_upload::{UploadControls, UploadError, UploadSource};
+use tl_upload::{UploadControls, UploadError, UploadPhase, UploadProgress, UploadSource};
 use tokio::sync::Notify;
 
+use crate::convert;
 use crate::ipc::{CommandError, UploadRow, UploadState};
 pub(crate) use run::run;
 
@@ -36,34 +45,16 @@ struct Entry {
     view: UploadRow,
     /// Where its upload begins (a new file, or a session to resume).
     source: UploadSource,
-    /// Its pause and cancel, handed to the engine when its turn comes.
+    /// Its pause and cancel, handed to the engine with it.
     controls: UploadControls,
-    /// Whether the runner is driving it now (its engine run is going, maybe paused).
+    /// Whether the engine has it: handed over, its run not ended yet.
     running: bool,
+    /// Its engine's phase as last reported (at the hand-over, what the engine will do with
+    /// it); a resume goes back to the state this shows.
+    phase: UploadPhase,
 }
 
-impl Entry {
-    /// Whether it has the turn: started and neither paused nor parked.
-    fn has_turn(&self) -> bool {
-        self.running
-            && matches!(
-                self.view.state,
-                UploadState::Starting | UploadState::Uploading | UploadState::Confirming
-            )
-    }
-
-    /// Lets its engine run go on after a pause: uploading, or starting when it has no
-    /// session yet.
-    fn go_on(&mut self) {
-        self.controls.resume();
-        self.view.state = match self.view.upload_id {
-            None => UploadState::Starting,
-            Some(_) => UploadState::Uploading,
-        };
-    }
-}
-
-/// An upload whose turn has come, with what the runner needs.
+/// An upload handed to the engine, with what the runner needs to start it.
 #[derive(Debug)]
 pub(crate) struct Turn {
     pub(crate) id: String,
@@ -138,6 +129,19 @@ impl Queue {
         f(entry)
     }
 
+    /// Applies `f` to `entry`'s view and publishes it when it changed. Returns whether it
+    /// changed, and whether it just got its session id.
+    fn change(&self, entry: &mut Entry, f: impl FnOnce(&mut UploadRow)) -> (bool, bool) {
+        let before = entry.view.clone();
+        f(&mut entry.view);
+        if entry.view == before {
+            return (false, false);
+        }
+        self.publish(&entry.view);
+        let new_session = before.upload_id.is_none() && entry.view.upload_id.is_some();
+        (true, new_session)
+    }
+
     /// Queues an upload of `path`, publishes it and wakes the runner.
     pub(crate) fn push(&self, path: &str, total_bytes: u64, source: UploadSource) -> UploadRow {
         let n = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
@@ -156,6 +160,7 @@ impl Queue {
                 source,
                 controls: UploadControls::default(),
                 running: false,
+                phase: UploadPhase::Queued,
             });
             self.publish(&view);
         }
@@ -182,74 +187,81 @@ impl Queue {
             .collect()
     }
 
-    /// Gives the turn to the oldest queued upload when no upload has it. A parked one (resumed
-    /// while another had the turn) goes on where it stopped and `None` is returned; a new one
-    /// is marked as starting and returned for the runner to start.
-    pub(crate) fn next(&self) -> Option<Turn> {
+    /// Takes every queued upload the engine does not have yet, oldest first, for the runner
+    /// to hand over in that order. The first is shown as starting when no upload is running,
+    /// since the engine then starts it at once; the others stay queued until the engine says
+    /// it started them.
+    pub(crate) fn take_queued(&self) -> Vec<Turn> {
         let mut entries = self.lock();
-        if entries.iter().any(Entry::has_turn) {
-            return None;
-        }
-        let entry = entries
+        let mut link_busy = entries.iter().any(|e| e.running);
+        let mut turns = Vec::new();
+        for entry in entries
             .iter_mut()
-            .find(|e| e.view.state == UploadState::Queued)?;
-        if entry.running {
-            entry.go_on();
-            self.publish(&entry.view);
-            return None;
+            .filter(|e| !e.running && e.view.state == UploadState::Queued)
+        {
+            entry.running = true;
+            entry.phase = if link_busy {
+                UploadPhase::Queued
+            } else {
+                UploadPhase::Starting
+            };
+            link_busy = true;
+            if entry.phase == UploadPhase::Starting {
+                entry.view.state = UploadState::Starting;
+                self.publish(&entry.view);
+            }
+            turns.push(Turn {
+                id: entry.view.id.clone(),
+                path: PathBuf::from(&entry.view.path),
+                source: entry.source.clone(),
+                controls: entry.controls.clone(),
+            });
         }
-        entry.running = true;
-        entry.view.state = UploadState::Starting;
-        self.publish(&entry.view);
-        Some(Turn {
-            id: entry.view.id.clone(),
-            path: PathBuf::from(&entry.view.path),
-            source: entry.source.clone(),
-            controls: entry.controls.clone(),
-        })
+        turns
     }
 
-    /// Waits until the turn may have changed hands: an upload was queued, paused, resumed or
-    /// finished.
+    /// Waits until an upload may be waiting for the engine: one was queued or resumed.
     pub(crate) async fn wait(&self) {
         self.wake.notified().await;
+    }
+
+    /// Folds an engine snapshot of running upload `id` into its view and publishes the view
+    /// when it changed. Returns whether the upload just got its session id.
+    pub(crate) fn progress(&self, id: &str, snapshot: &UploadProgress) -> bool {
+        let mut entries = self.lock();
+        let Some(entry) = entries.iter_mut().find(|e| e.view.id == id && e.running) else {
+            return false;
+        };
+        entry.phase = snapshot.status;
+        let paused = entry.controls.is_paused();
+        self.change(entry, |view| convert::apply(view, snapshot, paused))
+            .1
     }
 
     /// Applies `f` to upload `id`'s view and publishes it when it changed. Returns whether
     /// it changed, and whether it just got its session id.
     pub(crate) fn update(&self, id: &str, f: impl FnOnce(&mut UploadRow)) -> (bool, bool) {
         let mut entries = self.lock();
-        let Some(entry) = entries.iter_mut().find(|e| e.view.id == id) else {
-            return (false, false);
-        };
-        let before = entry.view.clone();
-        f(&mut entry.view);
-        if entry.view == before {
-            return (false, false);
+        match entries.iter_mut().find(|e| e.view.id == id) {
+            Some(entry) => self.change(entry, f),
+            None => (false, false),
         }
-        self.publish(&entry.view);
-        let new_session = before.upload_id.is_none() && entry.view.upload_id.is_some();
-        (true, new_session)
     }
 
-    /// Marks upload `id` as no longer driven by the runner, applies `f` to its view and
-    /// publishes it; its turn passes on.
+    /// Marks upload `id`'s engine run as ended, applies `f` to its view and publishes it.
     pub(crate) fn finish(&self, id: &str, f: impl FnOnce(&mut UploadRow)) {
-        {
-            let mut entries = self.lock();
-            if let Some(entry) = entries.iter_mut().find(|e| e.view.id == id) {
-                entry.running = false;
-                f(&mut entry.view);
-                self.publish(&entry.view);
-            }
+        let mut entries = self.lock();
+        if let Some(entry) = entries.iter_mut().find(|e| e.view.id == id) {
+            entry.running = false;
+            f(&mut entry.view);
+            self.publish(&entry.view);
         }
-        self.wake.notify_one();
     }
 
-    /// Pauses upload `id`: chunks in flight finish, no new one starts, and its turn passes to
-    /// the next queued upload; a queued one waits.
+    /// Pauses upload `id` alone: its chunks in flight finish, no new one starts, and the
+    /// chunk slots it leaves go to the other uploads. A queued one waits paused.
     pub(crate) fn pause(&self, id: &str) -> Result<UploadRow, CommandError> {
-        let view = self.with(id, |e| match e.view.state {
+        self.with(id, |e| match e.view.state {
             UploadState::Paused => Ok(e.view.clone()),
             UploadState::Queued | UploadState::Starting | UploadState::Uploading => {
                 e.controls.pause();
@@ -260,28 +272,21 @@ impl Queue {
                 Ok(e.view.clone())
             }
             _ => Err(not_allowed("pause", &e.view)),
-        })?;
-        self.wake.notify_one();
-        Ok(view)
+        })
     }
 
-    /// Resumes upload `id`. A paused upload that started goes on when no other upload has
-    /// the turn and is parked in the queue when one has; one paused before its turn is queued
-    /// again. A cancelled or failed one is queued again as `retry`, a fresh attempt that
-    /// resumes its session when there is one.
+    /// Resumes upload `id` alone. A paused upload the engine has goes on where it stopped
+    /// (or waits its turn again, if the engine had not started it); one paused before it
+    /// was handed over is queued again. A cancelled or failed one is queued again as
+    /// `retry`, a fresh attempt that resumes its session when there is one.
     pub(crate) fn resume(&self, id: &str, retry: UploadSource) -> Result<UploadRow, CommandError> {
-        let view = {
-            let mut entries = self.lock();
-            let taken = entries.iter().any(|e| e.view.id != id && e.has_turn());
-            let e = entries
-                .iter_mut()
-                .find(|e| e.view.id == id)
-                .ok_or_else(|| CommandError::unknown_upload(id))?;
+        let (view, queued) = self.with(id, |e| {
             let before = e.view.state;
             match e.view.state {
-                // Parked: the switch stays paused until the turn comes (see `next`).
-                UploadState::Paused if e.running && taken => e.view.state = UploadState::Queued,
-                UploadState::Paused if e.running => e.go_on(),
+                UploadState::Paused if e.running => {
+                    e.controls.resume();
+                    e.view.state = convert::shown(e.phase, false, e.view.state);
+                }
                 UploadState::Paused => {
                     e.controls.resume();
                     e.view.state = UploadState::Queued;
@@ -299,15 +304,20 @@ impl Queue {
             if e.view.state != before {
                 self.publish(&e.view);
             }
-            e.view.clone()
-        };
-        self.wake.notify_one();
+            Ok((
+                e.view.clone(),
+                !e.running && e.view.state == UploadState::Queued,
+            ))
+        })?;
+        if queued {
+            self.wake.notify_one();
+        }
         Ok(view)
     }
 
-    /// Cancels upload `id`. A running one stops at once and its state comes from the engine
-    /// (the session stays resumable until it expires); one that has not started is marked
-    /// cancelled here.
+    /// Cancels upload `id`. One the engine has stops at once and its state comes from the
+    /// engine (the session stays resumable until it expires); one it does not have yet is
+    /// marked cancelled here.
     pub(crate) fn cancel(&self, id: &str) -> Result<UploadRow, CommandError> {
         self.with(id, |e| {
             if !is_active(e.view.state) {
@@ -349,7 +359,7 @@ impl Queue {
     }
 }
 
-/// Whether an upload in `state` holds or waits for the runner.
+/// Whether an upload in `state` is queued, with the engine, or paused on the way.
 fn is_active(state: UploadState) -> bool {
     matches!(
         state,
@@ -370,76 +380,120 @@ mod tests {
         UploadSource::NewFile("/v/file.mp4".into())
     }
 
-    #[test]
-    fn uploads_are_taken_oldest_first_skipping_paused_ones() {
-        let q = Queue::default();
-        let a = q.push("/v/a.mp4", 10, new_file());
-        let b = q.push("/v/b.mp4", 10, new_file());
-        assert_eq!(a.file_name, "a.mp4");
-        assert_eq!(q.pause(&a.id).unwrap().state, UploadState::Paused);
-        let turn = q.next().unwrap();
-        assert_eq!(turn.id, b.id);
-        assert_eq!(q.view(&b.id).unwrap().state, UploadState::Starting);
-        assert!(q.next().is_none());
-        assert_eq!(
-            q.resume(&a.id, new_file()).unwrap().state,
-            UploadState::Queued
-        );
-        assert!(q.next().is_none(), "b has the turn");
-        q.finish(&b.id, |v| v.state = UploadState::Processing);
-        assert_eq!(q.next().unwrap().id, a.id);
-        let ids: Vec<_> = q.list().into_iter().map(|v| v.id).collect();
-        assert_eq!(ids, [a.id, b.id]);
+    /// An engine snapshot in `status`; with a session once it is past starting.
+    fn snapshot(status: UploadPhase, session: &str) -> UploadProgress {
+        let early = matches!(status, UploadPhase::Queued | UploadPhase::Starting);
+        UploadProgress {
+            status,
+            upload_id: (!early).then(|| session.to_owned()),
+            total_bytes: 10,
+            total_chunks: u64::from(!early),
+            chunks: if early {
+                Vec::new()
+            } else {
+                vec![tl_upload::ChunkState::Pending]
+            },
+            parallelism: 12,
+            ..UploadProgress::starting()
+        }
+    }
+
+    fn ids(turns: &[Turn]) -> Vec<&str> {
+        turns.iter().map(|t| t.id.as_str()).collect()
     }
 
     #[test]
-    fn a_pause_gives_the_turn_away_and_a_parked_upload_gets_it_back() {
+    fn every_queued_upload_is_handed_over_at_once_oldest_first() {
         let q = Queue::default();
         let a = q.push("/v/a.mp4", 10, new_file());
         let b = q.push("/v/b.mp4", 10, new_file());
         let c = q.push("/v/c.mp4", 10, new_file());
-        let turn_a = q.next().unwrap();
-        assert_eq!(turn_a.id, a.id);
-        assert!(q.next().is_none(), "a has the turn");
-        q.update(&a.id, |v| {
-            v.upload_id = Some("sess-a".into());
-            v.state = UploadState::Uploading;
-        });
-
-        // Paused, a keeps its run but not its turn: b starts.
-        q.pause(&a.id).unwrap();
-        assert!(turn_a.controls.is_paused());
-        let turn_b = q.next().unwrap();
-        assert_eq!(turn_b.id, b.id);
-        // Resumed while b has the turn, a is parked: queued, its switch still paused.
-        let parked = q.resume(&a.id, new_file()).unwrap();
-        assert_eq!(parked.state, UploadState::Queued);
-        assert!(turn_a.controls.is_paused());
-        assert!(q.next().is_none(), "b has the turn");
-        assert_eq!(q.active_sessions(), HashSet::from(["sess-a".to_owned()]));
-
-        // b is done: the parked a, older than c, goes on where it stopped; c still waits.
-        q.finish(&b.id, |v| v.state = UploadState::Processing);
-        assert!(q.next().is_none(), "a parked upload is not started again");
-        assert_eq!(q.view(&a.id).unwrap().state, UploadState::Uploading);
-        assert!(!turn_a.controls.is_paused());
+        assert_eq!(a.file_name, "a.mp4");
+        let turns = q.take_queued();
+        assert_eq!(ids(&turns), [&*a.id, &*b.id, &*c.id]);
+        // The link was idle, so the engine starts the first at once; the others wait for it
+        // to say so.
+        assert_eq!(q.view(&a.id).unwrap().state, UploadState::Starting);
+        assert_eq!(q.view(&b.id).unwrap().state, UploadState::Queued);
         assert_eq!(q.view(&c.id).unwrap().state, UploadState::Queued);
-        assert!(q.next().is_none(), "a has the turn again");
+        assert!(q.take_queued().is_empty(), "each is handed over once");
 
-        // Paused and resumed with nobody else running, a goes on at once.
-        q.pause(&a.id).unwrap();
-        let turn_c = q.next().unwrap();
-        assert_eq!(turn_c.id, c.id);
-        q.finish(&c.id, |v| v.state = UploadState::Processing);
-        assert!(
-            q.next().is_none(),
-            "nothing queued: a is paused, not parked"
-        );
+        // A later one is handed over at once too, behind the running ones.
+        let d = q.push("/v/d.mp4", 10, new_file());
+        assert_eq!(ids(&q.take_queued()), [&*d.id]);
+        assert_eq!(q.view(&d.id).unwrap().state, UploadState::Queued);
+
+        // The engine says when a held-back one really starts.
+        q.progress(&b.id, &snapshot(UploadPhase::Queued, "s-b"));
+        assert_eq!(q.view(&b.id).unwrap().state, UploadState::Queued);
+        assert!(q.progress(&b.id, &snapshot(UploadPhase::Uploading, "s-b")));
+        let b_now = q.view(&b.id).unwrap();
         assert_eq!(
-            q.resume(&a.id, new_file()).unwrap().state,
-            UploadState::Uploading
+            (b_now.state, b_now.parallelism),
+            (UploadState::Uploading, 12)
         );
+        let listed: Vec<_> = q.list().into_iter().map(|v| v.id).collect();
+        assert_eq!(listed, [a.id, b.id, c.id, d.id]);
+    }
+
+    #[test]
+    fn on_an_idle_link_the_next_upload_shows_starting() {
+        let q = Queue::default();
+        let a = q.push("/v/a.mp4", 10, new_file());
+        q.take_queued();
+        q.finish(&a.id, |v| v.state = UploadState::Processing);
+        let b = q.push("/v/b.mp4", 10, new_file());
+        assert_eq!(ids(&q.take_queued()), [&*b.id]);
+        assert_eq!(q.view(&b.id).unwrap().state, UploadState::Starting);
+    }
+
+    #[test]
+    fn pause_and_resume_act_on_one_upload_and_go_back_to_what_the_engine_does() {
+        let q = Queue::default();
+        let a = q.push("/v/a.mp4", 10, new_file());
+        let b = q.push("/v/b.mp4", 10, new_file());
+        let turns = q.take_queued();
+        let (turn_a, turn_b) = (&turns[0], &turns[1]);
+        q.progress(&a.id, &snapshot(UploadPhase::Uploading, "s-a"));
+        q.progress(&b.id, &snapshot(UploadPhase::Queued, "s-b"));
+
+        assert_eq!(q.pause(&a.id).unwrap().state, UploadState::Paused);
+        assert!(turn_a.controls.is_paused());
+        assert!(!turn_b.controls.is_paused());
+        assert_eq!(q.view(&b.id).unwrap().state, UploadState::Queued);
+        // The engine's snapshots of the settling pause keep showing the pause.
+        q.progress(&a.id, &snapshot(UploadPhase::Uploading, "s-a"));
+        assert_eq!(q.view(&a.id).unwrap().state, UploadState::Paused);
+        assert_eq!(q.active_sessions(), HashSet::from(["s-a".to_owned()]));
+
+        // Resumed, it goes on at once whatever the others do: nothing is parked.
+        let resumed = q.resume(&a.id, new_file()).unwrap();
+        assert_eq!(resumed.state, UploadState::Uploading);
         assert!(!turn_a.controls.is_paused());
+        assert!(q.take_queued().is_empty(), "the engine has it already");
+
+        // One the engine holds back is paused where it waits and queued again on resume.
+        assert_eq!(q.pause(&b.id).unwrap().state, UploadState::Paused);
+        assert!(turn_b.controls.is_paused());
+        assert_eq!(q.view(&a.id).unwrap().state, UploadState::Uploading);
+        assert_eq!(
+            q.resume(&b.id, new_file()).unwrap().state,
+            UploadState::Queued
+        );
+        assert!(!turn_b.controls.is_paused());
+    }
+
+    #[test]
+    fn an_upload_paused_before_the_hand_over_waits_out_of_the_engine() {
+        let q = Queue::default();
+        let a = q.push("/v/a.mp4", 10, new_file());
+        q.pause(&a.id).unwrap();
+        assert!(q.take_queued().is_empty());
+        let again = q.resume(&a.id, new_file()).unwrap();
+        assert_eq!(again.state, UploadState::Queued);
+        let turns = q.take_queued();
+        assert_eq!(ids(&turns), [&*a.id]);
+        assert!(!turns[0].controls.is_paused());
     }
 
     #[test]
@@ -460,9 +514,34 @@ mod tests {
         assert_eq!(e.code, ErrorCode::Cancelled);
         assert!(e.message.contains("sess-1"), "{}", e.message);
         assert!(q.active_sessions().is_empty());
+        assert!(
+            q.take_queued().is_empty(),
+            "a cancelled upload is not handed over"
+        );
         assert_eq!(q.cancel(&a.id).unwrap_err().code, ErrorCode::Invalid);
         let again = q.resume(&a.id, new_file()).unwrap();
         assert_eq!((again.state, again.error), (UploadState::Queued, None));
+        assert_eq!(ids(&q.take_queued()), [&*a.id]);
+    }
+
+    #[test]
+    fn a_running_upload_is_cancelled_by_its_engine_and_retried_with_fresh_controls() {
+        let q = Queue::default();
+        let a = q.push("/v/a.mp4", 10, new_file());
+        let first = q.take_queued().remove(0);
+        // The engine reports the end; until then the row is what the engine last said.
+        assert_eq!(q.cancel(&a.id).unwrap().state, UploadState::Starting);
+        assert!(first.controls.is_cancelled());
+        // Resuming it then changes nothing: a cancel is not taken back.
+        assert_eq!(
+            q.resume(&a.id, new_file()).unwrap().state,
+            UploadState::Starting
+        );
+        assert!(first.controls.is_cancelled());
+        q.finish(&a.id, |v| v.state = UploadState::Cancelled);
+        q.resume(&a.id, new_file()).unwrap();
+        let second = q.take_queued().remove(0);
+        assert!(!second.controls.is_cancelled());
     }
 
     #[test]

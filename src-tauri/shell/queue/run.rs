@@ -1,11 +1,11 @@
-//! The runner: one task for the app's life that starts each queued upload when its turn
-//! comes (see the queue), drives it through the engine on a task of its own, and records how
-//! it ended.
+//! The runner: one task for the app's life that hands each queued upload to the engine as
+//! soon as it is queued, in the order added (the engine's admission decides when it really
+//! starts; see the queue), follows it on a task of its own, and records how it ended.
 
 use std::time::Duration;
 
 use tauri::{AppHandle, Manager, Runtime};
-use tl_upload::{MultipartUploadClient, UploadOptions, UploadResult, UploadSource};
+use tl_upload::{MultipartUploadClient, UploadHandle, UploadOptions, UploadResult, UploadSource};
 
 use super::Turn;
 use crate::forward;
@@ -15,36 +15,49 @@ use crate::state::AppState;
 /// How long the app waits for an uploaded file's asset to be ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
-/// Starts queued uploads as their turns come until the app exits. Started once, in setup,
-/// after the state is managed.
+/// Hands queued uploads to the engine until the app exits. Started once, in setup, after
+/// the state is managed.
 pub(crate) async fn run<R: Runtime>(app: AppHandle<R>) {
     let Some(state) = app.try_state::<AppState>() else {
         return;
     };
     loop {
-        let Some(turn) = state.queue.next() else {
+        let turns = state.queue.take_queued();
+        if turns.is_empty() {
             state.queue.wait().await;
             continue;
-        };
+        }
+        // One after the other, here: the engine orders uploads by when they were started.
+        for turn in turns {
+            hand_over(&app, &state, turn);
+        }
         forward::sessions_changed(&app);
-        // A paused upload gives its turn away but its run goes on, so each has its own task.
-        let app = app.clone();
-        tauri::async_runtime::spawn(async move {
-            let Some(state) = app.try_state::<AppState>() else {
-                return;
-            };
-            let outcome = upload(&app, &state, &turn).await;
-            conclude(&app, &state, &turn, outcome);
-        });
     }
 }
 
-/// Runs `turn` through the engine with the settings of the moment.
-async fn upload<R: Runtime>(
-    app: &AppHandle<R>,
+/// Starts `turn` in the engine and follows it to its end on a task of its own.
+fn hand_over<R: Runtime>(app: &AppHandle<R>, state: &AppState, turn: Turn) {
+    let (client, handle) = match start(state, &turn) {
+        Ok(started) => started,
+        Err(error) => {
+            conclude(app, state, &turn, Err(error));
+            return;
+        }
+    };
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let outcome = follow(&app, &turn, handle).await;
+        if let Some(state) = app.try_state::<AppState>() {
+            conclude(&app, &state, &turn, outcome.map(|result| (client, result)));
+        }
+    });
+}
+
+/// Starts `turn` in the engine, on the endpoint and with the media type of the moment.
+fn start(
     state: &AppState,
     turn: &Turn,
-) -> Result<(MultipartUploadClient, UploadResult), CommandError> {
+) -> Result<(MultipartUploadClient, UploadHandle), CommandError> {
     let (endpoint, client) = state.client()?;
     let settings = state.stored_settings();
     log::info!(
@@ -57,31 +70,39 @@ async fn upload<R: Runtime>(
         turn.path.display(),
         client.base_url(),
     );
+    // The link (parallelism, bandwidth, files at once) is the uploader's; the per-upload cap
+    // on chunks in flight stays the engine's default, so one file may use the whole link.
     let options = UploadOptions {
         file_type: settings.engine_file_type(),
-        max_workers: usize::try_from(settings.max_workers).unwrap_or(5),
         ..UploadOptions::default()
     };
     let handle =
         state
             .uploader()
             .start_with(turn.controls.clone(), &client, turn.source.clone(), options);
+    Ok((client, handle))
+}
+
+/// Forwards `handle`'s progress to the queue until the upload ends, and gives its result.
+async fn follow<R: Runtime>(
+    app: &AppHandle<R>,
+    turn: &Turn,
+    handle: UploadHandle,
+) -> Result<UploadResult, CommandError> {
     // The last snapshot is folded in before the runner records the end, so a late one
     // never overwrites the final state.
     let forwarding = tauri::async_runtime::spawn(forward::follow(
         app.clone(),
         turn.id.clone(),
         handle.progress(),
-        turn.controls.clone(),
     ));
     let result = handle.result().await;
     let _ = forwarding.await;
-    let result = result?;
-    Ok((client, result))
+    Ok(result?)
 }
 
 /// Records how `turn` ended, tells the UI, and for a transferred file starts waiting for
-/// its asset beside the next upload.
+/// its asset beside the uploads still sending.
 fn conclude<R: Runtime>(
     app: &AppHandle<R>,
     state: &AppState,
@@ -92,7 +113,7 @@ fn conclude<R: Runtime>(
         Ok((client, result)) => {
             log::info!(
                 "{}: all {} chunks are in after {:.1} s (upload {}, asset {}; {} chunks and \
-                 {} bytes sent by this run, {} retries, {} URL refreshes)",
+                 {} bytes sent by this run, {} retries, {} URL refreshes, {} copies raced)",
                 turn.id,
                 result.total_chunks,
                 result.elapsed_seconds,
@@ -102,6 +123,7 @@ fn conclude<R: Runtime>(
                 result.bytes_uploaded,
                 result.retries,
                 result.urls_refreshed,
+                result.copies_raced,
             );
             let asset_id = result.asset_id.clone();
             state.queue.finish(&turn.id, |v| {

@@ -812,6 +812,28 @@ pub fn test_sandbox(chunk_size: u64, bandwidth: Option<u64>) -> Result<tl_sandbo
         .map_err(|e| anyhow!("cannot start the sandbox: {e}"))
 }
 
+/// A sandbox in the test process emulating a link: `per_connection` bytes/s for each
+/// connection, `latency_ms` per request, `link_rate` bytes/s shared by all, and chunks of
+/// `chunk_size`.
+///
+/// # Errors
+///
+/// When it cannot start.
+pub fn link_sandbox(
+    chunk_size: u64,
+    per_connection: u64,
+    latency_ms: u64,
+    link_rate: u64,
+) -> Result<tl_sandbox::SandboxHandle> {
+    tl_test_support::sandbox(E2E_KEY, chunk_size)
+        .bandwidth(Some(per_connection))
+        .latency(Duration::from_millis(latency_ms))
+        .link_rate(Some(link_rate))
+        .processing_delay(Duration::from_millis(300))
+        .start()
+        .map_err(|e| anyhow!("cannot start the sandbox: {e}"))
+}
+
 /// The API key of every sandbox in these tests.
 pub const E2E_KEY: &str = "e2e";
 

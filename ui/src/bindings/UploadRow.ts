@@ -87,6 +87,12 @@ retries: number,
  */
 urlsRefreshed: number, 
 /**
+ * How many chunk PUTs the app allows in flight now over all its uploads together (the
+ * link's level: the automatic one, or the fixed setting); 0 until the upload has a
+ * session.
+ */
+parallelism: number, 
+/**
  * Why it failed or was cancelled.
  */
 error: CommandError | null, 

@@ -1,4 +1,5 @@
-// The per-chunk grid of the selected upload (`#chunk-grid`, a canvas): one cell per chunk,
+// The per-chunk grid of the selected upload (`#chunk-grid`, a canvas; the store picks which,
+// following the oldest uploading file until the user clicks a row): one cell per chunk,
 // coloured by state, sending chunks filled by how much of them is on the wire. It redraws at
 // most once per animation frame and only the cells whose state or fill changed, so 10,000
 // chunks at 10 updates a second stay cheap. Counts are mirrored on the canvas as data-*
@@ -171,7 +172,7 @@ export function mountChunkGrid(store: UploadStore): void {
 
   // The stats under the grid: built once, then only their text changes.
   const statRows = new Map<string, { row: HTMLElement; value: HTMLElement }>();
-  for (const term of ["Chunks", "Confirmed", "Retries", "URLs renewed", "Session"]) {
+  for (const term of ["Chunks", "Confirmed", "Parallel", "Retries", "URLs renewed", "Session"]) {
     const value = h("dd", {});
     const row = h("div", {}, h("dt", {}, term), value);
     statRows.set(term, { row, value });
@@ -196,6 +197,12 @@ export function mountChunkGrid(store: UploadStore): void {
     const chunkSize = upload.totalBytes / upload.totalChunks;
     stat("Chunks", `${upload.totalChunks} × ${formatBytes(chunkSize)}`);
     stat("Confirmed", `${upload.completedChunks} (${formatPercent(store.displayPercent(upload.id))})`);
+    // The link is shared: how many chunks the app sends at once over all uploads (the
+    // legend counts this file's).
+    stat(
+      "Parallel",
+      upload.state === "uploading" && upload.parallelism > 0 ? `${upload.parallelism} for all uploads` : null,
+    );
     stat("Retries", String(upload.retries));
     stat("URLs renewed", String(upload.urlsRefreshed));
     stat("Session", upload.uploadId);

@@ -1,12 +1,14 @@
-// The queue (`#queue`): one row per upload with its progress, rate, time left, state and
-// buttons. Rows are created once and patched in place at most once per animation frame,
-// only for the uploads that changed.
+// The queue (`#queue`): one row per upload with its progress, rate, the link it shares with
+// the others (chunks in parallel, the bandwidth limit), time left, state and buttons. Rows
+// are created once and patched in place at most once per animation frame, only for the
+// uploads that changed.
 
 import type { Backend } from "../backend.js";
 import { copyText } from "../clipboard.js";
 import { announce, byId, h, icon, iconButton, setAttr, setText, show, within } from "../dom.js";
 import { describeError } from "../errors.js";
 import { formatBytes, formatBytesOf, formatEta, formatPercent, formatRate, plural } from "../format.js";
+import { linkDetail, linkSummary } from "../link.js";
 import {
   canCancel,
   canPause,
@@ -16,7 +18,7 @@ import {
   type StoreChange,
   type UploadStore,
 } from "../state.js";
-import type { UploadRow } from "../types.js";
+import type { ParallelChunks, Settings, UploadRow } from "../types.js";
 
 interface Row {
   element: HTMLLIElement;
@@ -28,6 +30,7 @@ interface Row {
   sent: HTMLElement;
   bytes: HTMLElement;
   speed: HTMLElement;
+  link: HTMLElement;
   eta: HTMLElement;
   percent: HTMLElement;
   error: HTMLElement;
@@ -39,12 +42,17 @@ interface Row {
 
 type Action = "pause" | "resume" | "cancel" | "remove";
 
+export interface QueueView {
+  /** Takes the settings, for what the uploading rows say about the link. */
+  showSettings(settings: Settings): void;
+}
+
 export function mountQueue(
   backend: Backend,
   store: UploadStore,
   onError: (error: unknown, subject?: string) => void,
   onCountChange: (count: number) => void,
-): void {
+): QueueView {
   const list = byId<HTMLUListElement>("queue");
   const empty = byId("queue-empty");
   const summary = byId("queue-summary");
@@ -53,6 +61,8 @@ export function mountQueue(
   let pendingStructure = true;
   let pendingSelection = true;
   let frame = 0;
+  let limit: number | null = null;
+  let parallel: ParallelChunks | null = null;
 
   function schedule(change: StoreChange): void {
     for (const id of change.ids) pendingIds.add(id);
@@ -168,6 +178,7 @@ export function mountQueue(
         { class: "row-meta" },
         h("span", { class: "bytes" }),
         h("span", { class: "speed" }),
+        h("span", { class: "link" }),
         h("span", { class: "eta" }),
         h("span", { class: "percent" }),
       ),
@@ -204,6 +215,7 @@ export function mountQueue(
       sent: within(element, ".progress-sent"),
       bytes: within(element, ".bytes"),
       speed: within(element, ".speed"),
+      link: within(element, ".link"),
       eta: within(element, ".eta"),
       percent: within(element, ".percent"),
       error: within(element, ".row-error"),
@@ -260,6 +272,8 @@ export function mountQueue(
 
     setText(row.bytes, u.state === "completed" ? `${formatBytes(total)} uploaded` : formatBytesOf(acked, total));
     setText(row.speed, sending && u.bytesPerSecond > 0 ? formatRate(u.bytesPerSecond) : "");
+    setText(row.link, linkSummary(u, limit));
+    setAttr(row.link, "title", linkDetail(u, parallel));
     const eta = sending ? formatEta(u.etaSeconds) : null;
     setText(row.eta, eta !== null ? `${eta} left` : "");
     setText(row.percent, percentText);
@@ -287,4 +301,13 @@ export function mountQueue(
 
   store.subscribe(schedule);
   flush();
+
+  return {
+    showSettings(settings) {
+      if (settings.bandwidthLimit === limit && settings.parallelChunks === parallel) return;
+      limit = settings.bandwidthLimit;
+      parallel = settings.parallelChunks;
+      schedule({ ids: new Set(rows.keys()), structural: false, selection: false });
+    },
+  };
 }

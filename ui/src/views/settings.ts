@@ -1,10 +1,20 @@
 // The settings dialog (`#settings`): endpoint, API key (write-only: saved to the OS keychain
-// and never shown back), parallel chunks and the default media type.
+// and never shown back), the link all uploads share (parallel chunks, automatic or fixed; a
+// bandwidth limit in a unit the user picks; files at once) and the default media type.
 
 import type { Backend } from "../backend.js";
 import { byId, icon, setText, show } from "../dom.js";
 import { describeError, toCommandError } from "../errors.js";
 import { hostOf } from "../format.js";
+import {
+  FILES_AT_ONCE,
+  limitInUnit,
+  rateUnit,
+  readLimit,
+  readParallel,
+  type RateUnit,
+  type Reading,
+} from "../link.js";
 import type { Endpoint, MediaType, Settings, SettingsInput } from "../types.js";
 
 export interface SettingsView {
@@ -14,6 +24,25 @@ export interface SettingsView {
 }
 
 const MEDIA_TYPES: readonly MediaType[] = ["video", "audio", "image"];
+
+/** Where the unit last picked for the bandwidth limit is kept (the shell stores bytes/s). */
+const UNIT_KEY = "tl-uploader.bandwidth-unit";
+
+function rememberedUnit(): RateUnit {
+  try {
+    return rateUnit(window.localStorage.getItem(UNIT_KEY));
+  } catch {
+    return rateUnit(null);
+  }
+}
+
+function rememberUnit(unit: RateUnit): void {
+  try {
+    window.localStorage.setItem(UNIT_KEY, unit.key);
+  } catch {
+    // Without storage the unit is chosen from the value next time; nothing is lost.
+  }
+}
 
 export function mountSettings(
   backend: Backend,
@@ -31,8 +60,16 @@ export function mountSettings(
   const saveKey = byId<HTMLButtonElement>("save-api-key");
   const deleteKey = byId<HTMLButtonElement>("delete-api-key");
   const keychainWarning = byId("keychain-warning");
-  const workers = byId<HTMLInputElement>("max-workers");
-  const workersValue = byId<HTMLOutputElement>("max-workers-value");
+  const parallelAuto = byId<HTMLInputElement>("parallel-auto");
+  const parallelFixed = byId<HTMLInputElement>("parallel-fixed");
+  const parallelCount = byId<HTMLInputElement>("parallel-count");
+  const noLimit = byId<HTMLInputElement>("bandwidth-none");
+  const limited = byId<HTMLInputElement>("bandwidth-limited");
+  const limitValue = byId<HTMLInputElement>("bandwidth-value");
+  const limitUnit = byId<HTMLSelectElement>("bandwidth-unit");
+  const filesAtOnce = byId<HTMLSelectElement>("files-at-once");
+  const parallelError = byId("parallel-error");
+  const limitError = byId("bandwidth-error");
   const fileType = byId<HTMLSelectElement>("file-type");
   const message = byId("settings-message");
   const journal = byId("settings-journal");
@@ -84,8 +121,7 @@ export function mountSettings(
     twelvelabs.checked = settings.endpoint === "twelvelabs";
     sandbox.checked = settings.endpoint === "sandbox";
     setText(twelvelabsHost, settings.endpoint === "twelvelabs" ? hostOf(settings.baseUrl) : "api.twelvelabs.io");
-    workers.value = String(settings.maxWorkers);
-    workersValue.value = String(settings.maxWorkers);
+    fillLink(settings);
     fileType.value = settings.fileType;
     keyInput.value = "";
     setText(journal, settings.journalPath);
@@ -93,11 +129,73 @@ export function mountSettings(
     showKeyState(settings);
   }
 
-  function input(): SettingsInput {
+  /** Shows the link settings: a fixed count or a limit keeps the number last typed. */
+  function fillLink(settings: Settings): void {
+    const parallel = settings.parallelChunks;
+    parallelAuto.checked = parallel === "auto";
+    parallelFixed.checked = parallel !== "auto";
+    if (parallel !== "auto") parallelCount.value = String(parallel.fixed);
+    const limit = settings.bandwidthLimit;
+    noLimit.checked = limit === null;
+    limited.checked = limit !== null;
+    if (limit !== null) {
+      const shown = limitInUnit(limit, rememberedUnit());
+      limitValue.value = shown.text;
+      limitUnit.value = shown.unit.key;
+    } else if (limitValue.value === "") {
+      limitUnit.value = rememberedUnit().key;
+    }
+    filesAtOnce.value = String(settings.filesAtOnce);
+    clearError(parallelCount, parallelError);
+    clearError(limitValue, limitError);
+  }
+
+  /** What to send, or the first field that is wrong (marked, focused and explained). */
+  function input(): SettingsInput | null {
     const endpoint: Endpoint = twelvelabs.checked ? "twelvelabs" : "sandbox";
-    const max = Math.min(16, Math.max(1, Math.round(Number(workers.value) || 1)));
     const type = MEDIA_TYPES.find((t) => t === fileType.value) ?? "video";
-    return { endpoint, maxWorkers: max, fileType: type };
+    const parallel = checked(
+      parallelCount,
+      parallelError,
+      readParallel(parallelFixed.checked, parallelCount.value),
+    );
+    if (parallel === null) return null;
+    const limit = checked(
+      limitValue,
+      limitError,
+      readLimit(limited.checked, limitValue.value, rateUnit(limitUnit.value)),
+    );
+    if (limit === null) return null;
+    const files = Math.min(FILES_AT_ONCE.max, Math.max(FILES_AT_ONCE.min, Math.round(Number(filesAtOnce.value) || 3)));
+    return {
+      endpoint,
+      parallelChunks: parallel.value,
+      bandwidthLimit: limit.value,
+      filesAtOnce: files,
+      fileType: type,
+    };
+  }
+
+  /**
+   * `reading` when it is good; otherwise marks `field`, says why beside it (`error`, which
+   * screen readers announce) and gives `null`.
+   */
+  function checked<T>(field: HTMLInputElement, error: HTMLElement, reading: Reading<T>): { value: T } | null {
+    if (reading.ok) {
+      clearError(field, error);
+      return { value: reading.value };
+    }
+    field.setAttribute("aria-invalid", "true");
+    setText(error, reading.message);
+    show(error, true);
+    field.focus();
+    return null;
+  }
+
+  function clearError(field: HTMLInputElement, error: HTMLElement): void {
+    field.removeAttribute("aria-invalid");
+    show(error, false);
+    setText(error, "");
   }
 
   function busy(on: boolean): void {
@@ -131,9 +229,25 @@ export function mountSettings(
   form.addEventListener("input", () => {
     edited = true;
   });
-  workers.addEventListener("input", () => {
-    workersValue.value = workers.value;
+  // Typing a number chooses the option it belongs to.
+  for (const [field, option, error] of [
+    [parallelCount, parallelFixed, parallelError],
+    [limitValue, limited, limitError],
+  ] as const) {
+    field.addEventListener("input", () => {
+      option.checked = true;
+      clearError(field, error);
+    });
+    field.addEventListener("pointerdown", () => {
+      option.checked = true;
+    });
+  }
+  limitUnit.addEventListener("change", () => {
+    limited.checked = limitValue.value.trim() !== "" || limited.checked;
+    rememberUnit(rateUnit(limitUnit.value));
   });
+  parallelAuto.addEventListener("change", () => clearError(parallelCount, parallelError));
+  noLimit.addEventListener("change", () => clearError(limitValue, limitError));
   keyInput.addEventListener("input", () => {
     saveKey.disabled = keyInput.value.trim().length === 0 || current?.keychainAvailable === false;
   });
@@ -154,7 +268,9 @@ export function mountSettings(
   });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    void run(() => backend.setSettings(input()), "Settings saved.").then((ok) => {
+    const chosen = input();
+    if (chosen === null) return;
+    void run(() => backend.setSettings(chosen), "Settings saved.").then((ok) => {
       if (ok) dialog.close();
     });
   });

@@ -58,7 +58,7 @@ async fn resume(ctx: &Context, args: &ResumeArgs, id: &str) -> Result<(), Stop> 
         return Err(no_sandbox_sessions().into());
     }
     let conn = ctx.connect()?;
-    let uploader = conn.uploader()?;
+    let uploader = transfer::uploader(&conn, &args.transfer)?;
     let found = ctx
         .interruptible(async {
             Ok(uploader

@@ -1,15 +1,19 @@
 //! One file's transfer, shared by `upload` and `resume`: progress while it runs, then the
 //! result, or the failure with what to do next.
 //!
-//! The engine options come from the transfer flags here; the caller adds the journal (and,
-//! for uploads, what the new session asks for).
+//! A transfer is [started](Transfer::start) and later [finished](Started::finish), so that
+//! `upload` can start every file on the one uploader, in order, before it waits for any.
+//! The engine options come from the transfer flags here, and so do the uploader's link
+//! settings ([`uploader`]); the caller adds what a new session asks for.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tl_upload::wire::AssetStatus;
-use tl_upload::{UploadError, UploadOptions, UploadResult, UploadSource, Uploader};
+use tl_upload::{UploadError, UploadHandle, UploadOptions, UploadResult, UploadSource, Uploader};
+use tokio::task::JoinHandle;
 
 use super::Context;
 use crate::advice::Advice;
@@ -23,11 +27,12 @@ use crate::progress::FileProgress;
 /// How long to wait for the embedded sandbox to hash an upload.
 const SHA256_WAIT: Duration = Duration::from_secs(60);
 
-/// The engine options that `--workers`, `--retry-delay` and friends describe.
+/// The engine options that `--batch-size`, `--retry-delay` and friends describe. How many
+/// chunks are in flight is the uploader's to decide (see [`uploader`]), so one upload's
+/// share keeps the engine's default.
 pub fn options(t: &TransferArgs) -> UploadOptions {
     UploadOptions {
         batch_size: usize::from(t.batch_size),
-        max_workers: usize::from(t.workers),
         max_retries: t.max_retries,
         retry_delay: t.retry_delay,
         stall_timeout: t.stall_timeout,
@@ -36,8 +41,23 @@ pub fn options(t: &TransferArgs) -> UploadOptions {
     }
 }
 
+/// The connection's uploader with the link settings of the flags: `--workers` (the
+/// parallelism over every upload of this run) and `--limit-rate`.
+///
+/// # Errors
+///
+/// As [`Connection::uploader`]; a usage failure for a parallelism the engine refuses.
+pub fn uploader(conn: &Connection, t: &TransferArgs) -> Result<Uploader, Failure> {
+    let uploader = conn.uploader()?;
+    uploader
+        .set_parallelism(t.workers)
+        .map_err(|e| Failure::usage(format!("--workers: {e}")))?;
+    uploader.set_rate_limit(t.limit_rate.filter(|&r| r > 0));
+    Ok(uploader)
+}
+
 /// One file's transfer: an upload, or the resume of a session.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct Transfer<'a> {
     pub ctx: &'a Context,
     pub conn: &'a Connection,
@@ -47,55 +67,85 @@ pub struct Transfer<'a> {
     pub resuming: Option<&'a str>,
 }
 
-impl Transfer<'_> {
-    /// Runs the upload `source` describes (a new file or a resume) through `uploader`,
-    /// with progress shown and Ctrl-C cancelling it, then prints the result or the failure
-    /// with what to do next.
-    pub async fn run(
-        &self,
+/// How a transfer ended.
+#[derive(Debug)]
+pub enum Ending {
+    /// Uploaded; the result is printed.
+    Uploaded(Box<UploadResult>),
+    /// Stopped; the failure and what to do next are printed.
+    Failed(Failure),
+    /// Cancelled (Ctrl-C) while it still waited for its turn: nothing was sent and nothing
+    /// printed; the summary says so. Only new uploads end this way.
+    Skipped,
+}
+
+/// A transfer on its way: the progress display follows it, and Ctrl-C cancels it.
+#[derive(Debug)]
+pub struct Started<'a> {
+    transfer: Transfer<'a>,
+    progress: Arc<FileProgress>,
+    handle: UploadHandle,
+    bar: JoinHandle<()>,
+    on_interrupt: JoinHandle<()>,
+}
+
+impl<'a> Transfer<'a> {
+    /// Starts the upload `source` describes (a new file or a resume) on `uploader` and
+    /// returns at once: the engine admits it when the uploads started before it leave the
+    /// link room. `progress` shows it (see [`FileProgress::start`]).
+    pub fn start(
+        self,
         uploader: &Uploader,
         source: UploadSource,
         options: UploadOptions,
-    ) -> Result<UploadResult, Failure> {
-        let (ctx, conn, path) = (self.ctx, self.conn, self.path);
-        let label = path.display().to_string();
-        let name = display_name(path);
-        let progress = FileProgress::start(&ctx.out, &label, &name);
-        let handle = uploader.start(&conn.client, source, options);
+        progress: Arc<FileProgress>,
+    ) -> Started<'a> {
+        let handle = uploader.start(&self.conn.client, source, options);
         let bar = tokio::spawn(progress.clone().follow(handle.progress()));
         // Ctrl-C cancels; the engine still reports what is stored before it ends, so the
         // result is awaited either way.
         let controls = handle.controls();
-        let interrupt = ctx.cancel.clone();
+        let interrupt = self.ctx.cancel.clone();
         let on_interrupt = tokio::spawn(async move {
             interrupt.cancelled().await;
             controls.cancel();
         });
-        let result = handle.result().await;
-        on_interrupt.abort();
-        let _ = bar.await;
-        let e = match result {
-            Ok(result) => {
-                let rate = result.bytes_uploaded as f64 / result.transfer_seconds.max(1e-3);
-                progress.succeed(&format!(
-                    "done in {}, {}  chunks {}/{}",
-                    format::duration(result.transfer_seconds),
-                    format::rate(rate),
-                    result.total_chunks,
-                    result.total_chunks
-                ));
-                let sha256 = sandbox_sha256(ctx, conn, &result).await;
-                print_result(ctx, &label, &name, &result, sha256.as_deref());
-                return Ok(result);
-            }
-            Err(e) => e,
-        };
-        progress.stop(if e.is_cancelled() {
-            "cancelled"
-        } else {
-            "failed"
-        });
-        Err(self.fail(&e, progress.upload_id()))
+        Started {
+            transfer: self,
+            progress,
+            handle,
+            bar,
+            on_interrupt,
+        }
+    }
+
+    /// Starts the transfer with a progress display of its own and waits for its end: a
+    /// single file's [`start`](Self::start) and [`finish`](Started::finish).
+    pub async fn run(
+        self,
+        uploader: &Uploader,
+        source: UploadSource,
+        options: UploadOptions,
+    ) -> Result<UploadResult, Failure> {
+        let progress = self.progress(None, 0);
+        match self
+            .start(uploader, source, options, progress)
+            .finish()
+            .await
+        {
+            Ending::Uploaded(result) => Ok(*result),
+            Ending::Failed(failure) => Err(failure),
+            // Only new uploads skip; a resume's cancellation is a failure with advice.
+            Ending::Skipped => Err(Failure::failed("interrupted before the upload began")),
+        }
+    }
+
+    /// The progress display of this transfer: `header` is printed once its turn comes,
+    /// `name_width` pads the bar's file name so the bars of several files line up.
+    pub fn progress(&self, header: Option<String>, name_width: usize) -> Arc<FileProgress> {
+        let label = self.path.display().to_string();
+        let name = display_name(self.path);
+        FileProgress::start(&self.ctx.out, &label, &name, header, name_width)
     }
 
     /// Prints why the transfer stopped and what to run next; `started` is the session the
@@ -118,6 +168,51 @@ impl Transfer<'_> {
             self.ctx.out.note(&advice.after_stop(id, self.path));
         }
         failure
+    }
+}
+
+impl Started<'_> {
+    /// Waits for the transfer to end, then prints the result or the failure with what to do
+    /// next.
+    pub async fn finish(self) -> Ending {
+        let Self {
+            transfer,
+            progress,
+            handle,
+            bar,
+            on_interrupt,
+        } = self;
+        let result = handle.result().await;
+        on_interrupt.abort();
+        let _ = bar.await;
+        let (ctx, conn, path) = (transfer.ctx, transfer.conn, transfer.path);
+        let e = match result {
+            Ok(result) => {
+                let rate = result.bytes_uploaded as f64 / result.transfer_seconds.max(1e-3);
+                progress.succeed(&format!(
+                    "done in {}, {}  chunks {}/{}",
+                    format::duration(result.transfer_seconds),
+                    format::rate(rate),
+                    result.total_chunks,
+                    result.total_chunks
+                ));
+                let sha256 = sandbox_sha256(ctx, conn, &result).await;
+                let label = path.display().to_string();
+                print_result(ctx, &label, &display_name(path), &result, sha256.as_deref());
+                return Ending::Uploaded(Box::new(result));
+            }
+            Err(e) => e,
+        };
+        if e.is_cancelled() && transfer.resuming.is_none() && progress.still_queued() {
+            progress.stop("skipped (interrupted)");
+            return Ending::Skipped;
+        }
+        progress.stop(if e.is_cancelled() {
+            "cancelled"
+        } else {
+            "failed"
+        });
+        Ending::Failed(transfer.fail(&e, progress.upload_id()))
     }
 }
 
@@ -171,6 +266,9 @@ fn print_result(ctx: &Context, label: &str, name: &str, r: &UploadResult, sha256
     }
     if r.urls_refreshed > 0 {
         head.push_str(&format!(", {} URLs refreshed", r.urls_refreshed));
+    }
+    if r.copies_raced > 0 {
+        head.push_str(&format!(", {} slow chunks raced", r.copies_raced));
     }
     let mut lines = vec![head, format!("  asset id:  {}", r.asset_id)];
     if let Some(url) = &r.asset_url {

@@ -24,7 +24,8 @@ use crate::support::*;
 const SIZE: u64 = 128 * MIB;
 /// The sandbox's chunk size.
 const CHUNK: u64 = MIB;
-/// tlup's default `--workers`: at most this many chunks are in flight when the kill comes.
+/// The fixed `--workers` of every run here: at most this many chunks are in flight when the
+/// kill comes (the automatic level could grow far beyond it on this throttled link).
 const WORKERS: u64 = 5;
 /// Per connection: five connections move about 25 MiB/s, a whole upload in about 5 s.
 const BANDWIDTH: u64 = 5 * MIB;
@@ -126,7 +127,7 @@ fn kill_and_resume_at(point: Point, path: &Path, sha: &str, journal: &Path) -> C
         tlup_at(&server)
             .args(["--json", "--journal"])
             .arg(journal)
-            .arg("upload")
+            .args(["upload", "--workers", &WORKERS.to_string()])
             .arg(path),
     );
     let mut finished = None;
@@ -175,10 +176,12 @@ fn kill_and_resume_at(point: Point, path: &Path, sha: &str, journal: &Path) -> C
     );
     let id = session["upload_id"].as_str().unwrap().to_owned();
     let mut resume = tlup_at(&server);
-    resume
-        .args(["--json", "--journal"])
-        .arg(journal)
-        .args(["resume", &id]);
+    resume.args(["--json", "--journal"]).arg(journal).args([
+        "resume",
+        &id,
+        "--workers",
+        &WORKERS.to_string(),
+    ]);
     let state = session["state"].as_str().unwrap_or_default().to_owned();
     match state.as_str() {
         "resumable" => {}

@@ -4,6 +4,7 @@
 mod crash;
 mod default_sandbox;
 mod journal;
+mod link;
 mod queue;
 mod refresh;
 mod resume;

@@ -97,24 +97,78 @@ fn usage_errors_exit_2() {
     random_file(&b, 10, 9);
     let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
     let base = ["--base-url", "http://127.0.0.1:9/v1.3", "--api-key", "k"];
-    let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["upload"], "FILE"),
-        (vec!["upload", "--no-such-flag", a], "--no-such-flag"),
-        (vec!["upload", "--workers", "0", a], "--workers"),
-        (vec!["upload", "--metadata", "novalue", a], "KEY=VALUE"),
+    let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
+        (vec!["upload"], vec!["FILE"]),
+        (vec!["upload", "--no-such-flag", a], vec!["--no-such-flag"]),
+        (
+            vec!["upload", "--workers", "0", a],
+            vec!["--workers", "`auto`", "1 to 64"],
+        ),
+        (
+            vec!["upload", "--workers", "65", a],
+            vec!["--workers", "1 to 64"],
+        ),
+        (
+            vec!["upload", "--workers", "many", a],
+            vec!["--workers", "`many`", "`auto`"],
+        ),
+        (
+            vec!["upload", "--limit-rate", "fast", a],
+            vec![
+                "--limit-rate",
+                "`fast` is not a rate",
+                "5MB/s",
+                "10Mbit/s",
+                "none",
+            ],
+        ),
+        (
+            vec!["resume", "u1", "--limit-rate", "5 parsecs"],
+            vec!["--limit-rate", "is not a rate"],
+        ),
+        (
+            vec!["resume", "u1", "--workers", "lots"],
+            vec!["--workers", "1 to 64"],
+        ),
+        (vec!["upload", "--max-files", "0", a], vec!["--max-files"]),
+        (
+            vec!["upload", "--metadata", "novalue", a],
+            vec!["KEY=VALUE"],
+        ),
         (
             vec!["upload", "--file-type", "movie", a],
-            "video, audio or image",
+            vec!["video, audio or image"],
         ),
-        (vec!["upload", "--retry-delay=-1", a], "between 0 and"),
-        (vec!["upload", "--filename", "x.mp4", a, b], "--filename"),
-        (vec!["wait", "u1", "--interval", "0"], "--interval"),
-        (vec!["frobnicate"], "frobnicate"),
+        (vec!["upload", "--retry-delay=-1", a], vec!["between 0 and"]),
+        (
+            vec!["upload", "--filename", "x.mp4", a, b],
+            vec!["--filename"],
+        ),
+        (vec!["wait", "u1", "--interval", "0"], vec!["--interval"]),
+        (vec!["frobnicate"], vec!["frobnicate"]),
     ];
-    for (args, needle) in cases {
+    for (args, needles) in cases {
         let run = exec(tlup().args(base).args(&args));
         assert_eq!(run.code, 2, "{args:?}: {run:?}");
-        assert!(run.stderr.contains(needle), "{args:?}: {}", run.stderr);
+        for needle in needles {
+            assert!(
+                run.stderr.contains(needle),
+                "{args:?}: {needle}: {}",
+                run.stderr
+            );
+        }
+    }
+    // The help says what automatic means and what a rate looks like.
+    let run = exec(tlup().args(["upload", "--help"]));
+    assert_eq!(run.code, 0, "{run:?}");
+    for needle in [
+        "--workers <auto|N>",
+        "[default: auto]",
+        "per API host",
+        "--limit-rate <RATE>",
+        "--max-files <N>",
+    ] {
+        assert!(run.stdout.contains(needle), "{needle}: {}", run.stdout);
     }
     // A base URL without a key cannot work.
     let run = exec(tlup().args(["--base-url", "http://127.0.0.1:9/v1.3", "upload", a]));

@@ -384,6 +384,47 @@ impl Journal {
         )
     }
 
+    /// The parallelism the automatic controller settled on for API `host` last time.
+    ///
+    /// # Errors
+    ///
+    /// [`JournalError::Database`].
+    pub fn link_level(&self, host: &str) -> Result<Option<usize>, JournalError> {
+        use rusqlite::OptionalExtension as _;
+        let level: Option<i64> = self
+            .conn()
+            .query_row(
+                "SELECT level FROM link_levels WHERE host = ?1",
+                params![host],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.db(e))?;
+        Ok(level.and_then(|l| usize::try_from(l).ok()))
+    }
+
+    /// Remembers that the automatic controller settled on `level` chunks in flight for API
+    /// `host`, moving `goodput` bytes per second.
+    ///
+    /// # Errors
+    ///
+    /// [`JournalError::Database`].
+    pub fn set_link_level(
+        &self,
+        host: &str,
+        level: usize,
+        goodput: f64,
+    ) -> Result<(), JournalError> {
+        self.conn()
+            .execute(
+                "INSERT INTO link_levels (host, level, goodput, updated_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (host) DO UPDATE SET level = ?2, goodput = ?3, updated_at = ?4",
+                params![host, to_i64(level as u64), goodput, now_unix()],
+            )
+            .map(drop)
+            .map_err(|e| self.db(e))
+    }
+
     /// Gives session `upload_id` up, so listings skip it. A session the journal does not
     /// know (one only the server has) gets a record that says just that, since the API
     /// cannot drop a session and listings show the server's sessions the journal lacks.

@@ -11,7 +11,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::JournalError;
 
 /// The schema this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Version 1: sessions with their file's size and time, and acknowledged chunks.
 const V1: &str = "
@@ -50,7 +50,18 @@ UPDATE sessions SET expires_at = created_at + 86400, updated_at = created_at;
 CREATE INDEX sessions_by_state ON sessions (state);
 ";
 
-const MIGRATIONS: [&str; 2] = [V1, V2];
+/// Version 3: the parallelism the automatic controller settled on, per API host, so the
+/// next upload to the same host starts there.
+const V3: &str = "
+CREATE TABLE link_levels (
+    host       TEXT PRIMARY KEY NOT NULL,
+    level      INTEGER NOT NULL,
+    goodput    REAL,
+    updated_at INTEGER NOT NULL
+);
+";
+
+const MIGRATIONS: [&str; 3] = [V1, V2, V3];
 
 fn version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.pragma_query_value(None, "user_version", |r| r.get(0))

@@ -111,9 +111,15 @@ impl Publisher {
         }
     }
 
+    /// A subscription that first yields the current state, unless nothing has happened
+    /// yet (so a subscriber that came late still sees, say, that the upload is queued).
     fn subscribe(&self) -> ProgressReceiver {
+        let mut latest = self.latest.subscribe();
+        if *latest.borrow() != UploadProgress::starting() {
+            latest.mark_changed();
+        }
         ProgressReceiver {
-            latest: self.latest.subscribe(),
+            latest,
             phases: self.phases.subscribe(),
             last: None,
         }

@@ -12,16 +12,22 @@
 //! - `begin`: the three ways an upload begins, each ending in one prepared session.
 //! - `sessions`: resumable sessions, and forgetting them.
 //! - `source`: [`inspect`] and chunk bodies streamed from their offsets.
+//! - `link`: what all uploads of the process share: slots, their order, admission of queued
+//!   uploads, the goodput sampler, the bandwidth limit.
+//! - `adapt`: the pure controller of the automatic parallelism.
 //! - `urls`: the pool of presigned URLs, minted just in time, never used twice.
 //! - `put`: one chunk PUT with its stall watchdog.
 //! - `report`: the batching reporter.
 //! - `track`: progress state and the snapshot ticker.
-//! - `run`: the sliding window and the confirmation rounds.
+//! - `run`: one session's chunks on the link's slots, racing a straggler at the end, and
+//!   the confirmation rounds.
 //! - `wait`: waiting for a session or an asset.
 
+mod adapt;
 mod begin;
 mod control;
 mod handle;
+mod link;
 mod put;
 mod report;
 mod run;
@@ -46,6 +52,7 @@ use crate::journal::SessionState;
 use crate::progress::UploadPhase;
 pub use begin::UploadSource;
 pub use handle::{ProgressReceiver, UploadControls, UploadHandle};
+pub use link::{LinkStatus, Parallelism};
 use run::Session;
 pub use sessions::{Forgotten, ResumableSession, ResumeState};
 pub use source::{FileInfo, inspect};
@@ -61,7 +68,9 @@ pub struct UploadOptions {
     pub file_type: FileType,
     /// The most chunks per report call.
     pub batch_size: usize,
-    /// How many chunk PUTs are in flight at once.
+    /// The most chunk PUTs of this upload in flight at once (1–64). The process's
+    /// parallelism ([`Uploader::set_parallelism`], automatic by default) decides how many
+    /// of those the link gets; this only caps one upload's share.
     pub max_workers: usize,
     /// How many times one chunk is retried after a failure (expired URLs are not counted).
     pub max_retries: u32,
@@ -92,7 +101,7 @@ impl Default for UploadOptions {
             filename: None,
             file_type: FileType::Video,
             batch_size: 10,
-            max_workers: 5,
+            max_workers: 64,
             max_retries: 3,
             retry_delay: Duration::from_secs(1),
             enable_hls: None,
@@ -161,6 +170,10 @@ pub struct UploadResult {
     pub retries: u64,
     /// Presigned URLs replaced because they expired, were about to, or failed.
     pub urls_refreshed: u64,
+    /// Copies of slow last chunks raced against the original (whichever stored the chunk
+    /// first counted; the other was stopped).
+    #[serde(default)]
+    pub copies_raced: u64,
     /// Time spent moving and confirming the chunks (without waiting for the asset), for
     /// rates.
     pub transfer_seconds: f64,
@@ -232,6 +245,7 @@ async fn drive(session: Arc<Session>, started: Instant) -> Result<UploadResult, 
     let ticker = tracker.spawn_ticker(session.options.progress_interval, stop_ticker.clone());
     tracker.set_phase(UploadPhase::Uploading);
     let result = finish(&session, started).await;
+    session.admission.release();
     tracker.set_urls_refreshed(session.urls.refreshed());
     stop_ticker.cancel();
     let _ = ticker.await;
@@ -248,6 +262,8 @@ async fn finish(session: &Arc<Session>, started: Instant) -> Result<UploadResult
     // Bytes read from a file that changed under us would assemble into neither version.
     session.source.check_unchanged().await?;
     let outcome = session.confirm(outcome).await?;
+    // Nothing more to send: the next queued upload may have the link.
+    session.admission.release();
     let asset_id = session
         .tracker
         .asset_id()
@@ -277,6 +293,7 @@ async fn finish(session: &Arc<Session>, started: Instant) -> Result<UploadResult
         bytes_uploaded: counters.bytes_uploaded,
         retries: counters.retries,
         urls_refreshed: session.urls.refreshed(),
+        copies_raced: session.copies_raced(),
         transfer_seconds,
         elapsed_seconds: started.elapsed().as_secs_f64(),
     })

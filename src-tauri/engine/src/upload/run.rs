@@ -1,10 +1,10 @@
 //! The transfer of one session: a sliding window of chunk PUTs, the reporter beside it,
 //! then confirmation with the status call.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
-use std::time::Duration;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::begin::{Prepared, completed_on_server};
 use super::control::PauseSwitch;
 use super::handle::{Publisher, UploadControls};
+use super::link::{Admission, Link, SlotPermit};
 use super::put::put_chunk;
 use super::report::{ReportOutcome, Reporter};
 use super::source::{Activity, SourceFile};
@@ -33,6 +34,13 @@ const MAX_URL_EXPIRIES_PER_CHUNK: u32 = 8;
 /// How many rounds of "confirm, then send what the server still misses" are made.
 const MAX_CONFIRM_ROUNDS: u32 = 3;
 
+/// How often the tail is checked for a chunk worth racing.
+const HEDGE_CHECK: Duration = Duration::from_millis(200);
+/// A chunk in flight this many times longer than a typical chunk PUT is a straggler.
+const STRAGGLER: f64 = 2.0;
+/// Racing copies may add at most this share of the file's bytes (at least one chunk).
+const HEDGE_BUDGET: f64 = 0.05;
+
 /// Everything the workers of one session share.
 #[derive(Debug)]
 pub(crate) struct Session {
@@ -52,6 +60,37 @@ pub(crate) struct Session {
     pub(crate) todo: Vec<u64>,
     /// Held while the session uploads, so no other process uploads it at the same time.
     pub(crate) _lock: Option<SessionLock>,
+    /// Its place on the process's link: slots, priority, what it still wants.
+    pub(crate) admission: Admission,
+    /// The chunks in flight, for racing a copy of a straggler at the end.
+    races: Mutex<HashMap<u64, Arc<Race>>>,
+    /// Seconds per byte of each acknowledged PUT of this session.
+    durations: Mutex<Vec<f64>>,
+    /// Bytes of racing copies started so far, and how many.
+    hedged_bytes: AtomicU64,
+    races_started: AtomicU64,
+}
+
+/// One chunk in flight, which a racing copy may overtake.
+#[derive(Debug)]
+struct Race {
+    /// When the current attempt started, and its byte counter.
+    attempt: Mutex<(Instant, Arc<AtomicU64>)>,
+    len: u64,
+    /// A copy was started.
+    hedged: AtomicBool,
+    /// Whoever stored the chunk first (the original or the copy) claims it.
+    claimed: AtomicBool,
+    /// Cancelled when one side has claimed the chunk, to stop the other.
+    done: CancellationToken,
+}
+
+impl Race {
+    fn claim(&self) -> bool {
+        let first = !self.claimed.swap(true, Ordering::AcqRel);
+        self.done.cancel();
+        first
+    }
 }
 
 impl Session {
@@ -64,6 +103,7 @@ impl Session {
         controls: &UploadControls,
         journal: Option<Journal>,
         publisher: Arc<Publisher>,
+        admission: Admission,
     ) -> Arc<Self> {
         let Prepared {
             upload_id,
@@ -78,6 +118,7 @@ impl Session {
             upload_headers,
         } = prepared;
         let tracker = Arc::new(Tracker::new(plan, Some(publisher)));
+        tracker.show_level(admission.link().level_gauge());
         tracker.set_session(&upload_id, asset_id.as_deref());
         tracker.mark_already_done(done.iter().copied());
         let todo: Vec<u64> = plan
@@ -89,7 +130,7 @@ impl Session {
             client.clone(),
             upload_id.clone(),
             plan.total_chunks(),
-            options.max_workers as u64,
+            options.max_workers.min(16) as u64,
         );
         urls.add(first_urls, server_now, received).await;
         Arc::new(Self {
@@ -107,12 +148,28 @@ impl Session {
             todo,
             _lock: lock,
             options,
+            admission,
+            races: Mutex::new(HashMap::new()),
+            durations: Mutex::new(Vec::new()),
+            hedged_bytes: AtomicU64::new(0),
+            races_started: AtomicU64::new(0),
         })
     }
 }
 
 impl Session {
-    /// Uploads the chunks in `todo` and reports them, `max_workers` at a time.
+    fn link(&self) -> &Link {
+        self.admission.link()
+    }
+
+    /// How many racing copies were started.
+    pub(crate) fn copies_raced(&self) -> u64 {
+        self.races_started.load(Ordering::Relaxed)
+    }
+
+    /// Uploads the chunks in `todo` and reports them. Each PUT takes a slot of the process's
+    /// link (at most `max_workers` of them for this upload); when nothing is left to start,
+    /// a straggler among the last chunks may be raced by a copy on an idle slot.
     ///
     /// # Cancellation
     ///
@@ -135,36 +192,38 @@ impl Session {
         );
         let mut queue: VecDeque<u64> = todo.into();
         let mut workers = JoinSet::new();
-        let window = self.options.max_workers.max(1);
+        let mut originals = 0usize;
+        let cap = self.options.max_workers.max(1);
         let pause = self.pause.clone();
+        let link = self.link().clone();
+        let priority = self.admission.priority();
         let stopped: Option<UploadError> = loop {
             let paused = pause.is_paused();
-            while !paused && workers.len() < window {
-                let Some(index) = queue.pop_front() else {
-                    break;
-                };
-                let session = self.clone();
-                let tx = reporter.tx.clone();
-                workers.spawn(async move { session.upload_chunk(index, tx).await });
-            }
+            let demand = if paused { 0 } else { queue.len() as u64 };
+            self.admission
+                .set_demand(demand, paused && workers.is_empty());
             if workers.is_empty() {
                 if queue.is_empty() {
                     break None;
                 }
-                // Paused with nothing in flight: wait for resume (or the end).
-                self.tracker.set_phase(UploadPhase::Paused);
-                tokio::select! {
-                    biased;
-                    () = self.cancel.cancelled() => {
-                        break Some(UploadError::Cancelled { upload_id: Some(self.upload_id.clone()) });
-                    }
-                    () = failed.cancelled() => break None,
-                    () = pause.running() => {
-                        self.tracker.set_phase(UploadPhase::Uploading);
-                        continue;
+                if paused {
+                    // Paused with nothing in flight: wait for resume (or the end).
+                    self.tracker.set_phase(UploadPhase::Paused);
+                    tokio::select! {
+                        biased;
+                        () = self.cancel.cancelled() => {
+                            break Some(UploadError::Cancelled { upload_id: Some(self.upload_id.clone()) });
+                        }
+                        () = failed.cancelled() => break None,
+                        () = pause.running() => {
+                            self.tracker.set_phase(UploadPhase::Uploading);
+                            continue;
+                        }
                     }
                 }
             }
+            let want_slot = !paused && !queue.is_empty() && originals < cap;
+            let tail = !paused && queue.is_empty() && !workers.is_empty();
             tokio::select! {
                 biased;
                 () = self.cancel.cancelled() => {
@@ -173,13 +232,35 @@ impl Session {
                 () = failed.cancelled() => break None,
                 // Resumed while the last chunks of the pause were still in flight.
                 () = pause.running(), if paused => {}
-                joined = workers.join_next() => match joined {
-                    Some(Ok(Ok(()))) | None => {}
+                joined = workers.join_next(), if !workers.is_empty() => match joined {
+                    Some(Ok(Ok(original))) => originals -= usize::from(original),
+                    None => {}
                     Some(Ok(Err(e))) => break Some(e),
                     Some(Err(e)) => break Some(UploadError::Protocol(format!("a chunk worker stopped: {e}"))),
                 },
+                permit = link.acquire(priority), if want_slot => {
+                    if let Some(index) = queue.pop_front() {
+                        let session = self.clone();
+                        let tx = reporter.tx.clone();
+                        originals += 1;
+                        workers.spawn(async move {
+                            session.upload_chunk(index, permit, tx).await.map(|()| true)
+                        });
+                    }
+                }
+                () = tokio::time::sleep(HEDGE_CHECK), if tail => {
+                    if let Some((index, race, permit)) = self.straggler() {
+                        let session = self.clone();
+                        let tx = reporter.tx.clone();
+                        workers.spawn(async move {
+                            session.race_copy(index, race, permit, tx).await;
+                            Ok(false)
+                        });
+                    }
+                }
             }
         };
+        self.admission.set_demand(0, false);
         workers.shutdown().await;
         self.tracker.abandon_in_flight();
         match stopped {
@@ -196,10 +277,75 @@ impl Session {
         }
     }
 
-    /// Stores one chunk, retrying with fresh URLs, then queues it for reporting.
+    /// The chunk in flight most worth racing now, with an idle slot for the copy: one whose
+    /// PUT has taken [`STRAGGLER`] times what a typical one of its size takes and is not
+    /// nearly done, while the copies so far stay within [`HEDGE_BUDGET`] of the file. None
+    /// under a bandwidth limit.
+    fn straggler(&self) -> Option<(u64, Arc<Race>, SlotPermit)> {
+        // Under a bandwidth limit every chunk is as slow as the limit makes it, and a copy
+        // would only share the same limit; a PUT that truly hangs meets the watchdog.
+        if self.link().status().rate_limit.is_some() {
+            return None;
+        }
+        // Seconds per byte of a typical acknowledged PUT, so a short last chunk does not
+        // make a full-size one look slow.
+        let per_byte = {
+            let mut d = self
+                .durations
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if d.is_empty() {
+                return None;
+            }
+            d.sort_by(f64::total_cmp);
+            d[d.len() / 2]
+        };
+        let budget =
+            (self.plan.total_size() as f64 * HEDGE_BUDGET).max(self.plan.chunk_size() as f64);
+        let now = Instant::now();
+        let (index, race) = {
+            let races = self.races.lock().unwrap_or_else(PoisonError::into_inner);
+            races
+                .iter()
+                .filter(|(_, r)| !r.hedged.load(Ordering::Relaxed))
+                .filter_map(|(i, r)| {
+                    let (started, sent) = {
+                        let a = r.attempt.lock().unwrap_or_else(PoisonError::into_inner);
+                        (a.0, a.1.load(Ordering::Relaxed))
+                    };
+                    let elapsed = now.duration_since(started).as_secs_f64();
+                    let typical = per_byte * r.len as f64;
+                    if elapsed < STRAGGLER * typical {
+                        return None;
+                    }
+                    // Time still needed at this attempt's own pace; all sent and no answer
+                    // counts as slow.
+                    let remaining = if sent >= r.len || sent == 0 {
+                        f64::INFINITY
+                    } else {
+                        elapsed * (r.len - sent) as f64 / sent as f64
+                    };
+                    (remaining > typical).then(|| (elapsed, *i, r.clone()))
+                })
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, i, r)| (i, r))?
+        };
+        if self.hedged_bytes.load(Ordering::Relaxed) as f64 + race.len as f64 > budget {
+            return None;
+        }
+        let permit = self.link().try_acquire_idle()?;
+        race.hedged.store(true, Ordering::Relaxed);
+        self.hedged_bytes.fetch_add(race.len, Ordering::Relaxed);
+        self.races_started.fetch_add(1, Ordering::Relaxed);
+        Some((index, race, permit))
+    }
+
+    /// Stores one chunk (retrying with fresh URLs) unless a racing copy stores it first,
+    /// then records and queues it for reporting.
     async fn upload_chunk(
         &self,
         index: u64,
+        permit: SlotPermit,
         reports: tokio::sync::mpsc::Sender<CompletedChunk>,
     ) -> Result<(), UploadError> {
         let Some(spec) = self.plan.chunk(index) else {
@@ -207,6 +353,108 @@ impl Session {
                 "chunk {index} is outside the plan"
             )));
         };
+        let race = Arc::new(Race {
+            attempt: Mutex::new((Instant::now(), Arc::new(AtomicU64::new(0)))),
+            len: spec.len,
+            hedged: AtomicBool::new(false),
+            claimed: AtomicBool::new(false),
+            done: CancellationToken::new(),
+        });
+        self.races
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(index, race.clone());
+        let stored = tokio::select! {
+            stored = self.store_chunk(spec, &race) => stored.map(Some),
+            // A copy stored it first; this attempt's bytes were for nothing.
+            () = race.done.cancelled() => Ok(None),
+        };
+        self.races
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&index);
+        // The slot is held until the chunk is recorded (see `record`).
+        let _permit = permit;
+        match stored {
+            Ok(Some(etag)) if race.claim() => self.record(spec, etag, &reports).await,
+            Ok(_) => Ok(()),
+            Err(e) if race.claimed.load(Ordering::Acquire) => {
+                // The copy stored it; this attempt's failure no longer matters.
+                drop(e);
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One copy of chunk `index`'s PUT on a fresh URL, racing the original; whichever
+    /// stores it first records it. A failed copy changes nothing.
+    async fn race_copy(
+        &self,
+        index: u64,
+        race: Arc<Race>,
+        permit: SlotPermit,
+        reports: tokio::sync::mpsc::Sender<CompletedChunk>,
+    ) {
+        let Some(spec) = self.plan.chunk(index) else {
+            return;
+        };
+        let sent = Arc::new(AtomicU64::new(0));
+        let attempt = async {
+            let url = self.urls.take(index).await.map_err(ChunkError::Url)?;
+            self.attempt_with(&url, spec, sent.clone(), false).await
+        };
+        let outcome = tokio::select! {
+            outcome = attempt => Some(outcome),
+            () = race.done.cancelled() => None,
+        };
+        let _permit = permit;
+        match outcome {
+            Some(Ok(etag)) if race.claim() => {
+                // A failure to record is the original's to meet on its own next step.
+                let _ = self.record(spec, etag, &reports).await;
+            }
+            _ => {}
+        }
+    }
+
+    /// A stored chunk: into the journal, the progress, and the report queue.
+    async fn record(
+        &self,
+        spec: crate::plan::ChunkSpec,
+        etag: String,
+        reports: &tokio::sync::mpsc::Sender<CompletedChunk>,
+    ) -> Result<(), UploadError> {
+        let index = spec.index;
+        if let Some(journal) = &self.journal {
+            // On disk before the chunk leaves its slot (the writer thread commits it, with
+            // whatever other slots finished meanwhile): a crash from here on loses nothing,
+            // since a resume reports it from the journal, so a kill never costs more than
+            // the chunks in flight.
+            journal
+                .writer()
+                .record_chunk(&self.upload_id, index, &etag, spec.len)
+                .await?;
+        }
+        self.tracker.chunk_stored(index);
+        let chunk = CompletedChunk {
+            chunk_index: index,
+            proof: etag,
+            proof_type: ProofType::Etag,
+            chunk_size: spec.len,
+        };
+        // A closed queue means the reporter already failed; its error wins.
+        let _ = reports.send(chunk).await;
+        Ok(())
+    }
+
+    /// Stores chunk `spec`, retrying with fresh URLs; returns its ETag.
+    async fn store_chunk(
+        &self,
+        spec: crate::plan::ChunkSpec,
+        race: &Race,
+    ) -> Result<String, UploadError> {
+        let index = spec.index;
         let backoff = Backoff {
             base: self.options.retry_delay,
             cap: Duration::from_secs(30),
@@ -216,34 +464,16 @@ impl Session {
         let mut expiries = 0u32;
         loop {
             attempts += 1;
+            let sent = Arc::new(AtomicU64::new(0));
+            *race.attempt.lock().unwrap_or_else(PoisonError::into_inner) =
+                (Instant::now(), sent.clone());
             let outcome = match self.urls.take(index).await {
-                Ok(url) => self.attempt(&url, spec).await,
+                Ok(url) => self.attempt_with(&url, spec, sent.clone(), true).await,
                 Err(e) if e.is_retryable() => Err(ChunkError::Url(e)),
                 Err(e) => return Err(url_error(index, attempts, e)),
             };
             let error = match outcome {
-                Ok(etag) => {
-                    if let Some(journal) = &self.journal {
-                        // On disk before the chunk leaves its slot (the writer thread
-                        // commits it, with whatever other slots finished meanwhile): a
-                        // crash from here on loses nothing, since a resume reports it from
-                        // the journal, so a kill never costs more than the chunks in flight.
-                        journal
-                            .writer()
-                            .record_chunk(&self.upload_id, index, &etag, spec.len)
-                            .await?;
-                    }
-                    self.tracker.chunk_stored(index);
-                    let chunk = CompletedChunk {
-                        chunk_index: index,
-                        proof: etag,
-                        proof_type: ProofType::Etag,
-                        chunk_size: spec.len,
-                    };
-                    // A closed queue means the reporter already failed; its error wins.
-                    let _ = reports.send(chunk).await;
-                    return Ok(());
-                }
+                Ok(etag) => return Ok(etag),
                 Err(ChunkError::Io(e)) => {
                     self.tracker.chunk_failed(index);
                     return Err(self.source.io_error(e));
@@ -260,6 +490,10 @@ impl Session {
                 Err(e) => e,
             };
             let expired = matches!(error, ChunkError::UrlExpired { .. });
+            self.link().failure(
+                matches!(error, ChunkError::Stalled { .. }),
+                !expired && !matches!(error, ChunkError::Url(_)),
+            );
             if !matches!(error, ChunkError::Url(_)) {
                 self.urls.note_failed_url();
             }
@@ -300,17 +534,34 @@ impl Session {
         }
     }
 
-    /// One PUT of chunk `spec` to `url`.
-    async fn attempt(&self, url: &str, spec: crate::plan::ChunkSpec) -> Result<String, ChunkError> {
-        let sent = Arc::new(AtomicU64::new(0));
+    /// One PUT of chunk `spec` to `url`, counting its body bytes into `sent`; `shown` puts
+    /// the attempt in the progress snapshot (a racing copy is not shown).
+    async fn attempt_with(
+        &self,
+        url: &str,
+        spec: crate::plan::ChunkSpec,
+        sent: Arc<AtomicU64>,
+        shown: bool,
+    ) -> Result<String, ChunkError> {
         let activity = Arc::new(Activity::new());
-        self.tracker.chunk_started(spec.index, sent.clone());
+        let credit = self.link().credit();
+        if shown {
+            self.tracker
+                .chunk_started(spec.index, sent.clone(), Some(credit.clone()));
+        }
+        let started = Instant::now();
         let body = self
             .source
-            .body(spec, sent, activity.clone())
+            .body(
+                spec,
+                sent,
+                activity.clone(),
+                self.link().clone(),
+                credit.clone(),
+            )
             .await
             .map_err(ChunkError::Io)?;
-        put_chunk(
+        let etag = put_chunk(
             self.client.http(),
             url,
             &self.upload_headers,
@@ -319,7 +570,15 @@ impl Session {
             &activity,
             self.options.stall_timeout,
         )
-        .await
+        .await?;
+        credit.acknowledge();
+        let took = started.elapsed();
+        self.link().acknowledged(took);
+        self.durations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(took.as_secs_f64() / spec.len.max(1) as f64);
+        Ok(etag)
     }
 
     /// Confirms with the status call that the session is complete; when the server still

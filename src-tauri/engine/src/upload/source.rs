@@ -12,9 +12,10 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use crate::error::UploadError;
 use crate::plan::ChunkSpec;
 
-/// How much of a chunk is read from disk at a time. Memory per chunk in flight is about
-/// this much, whatever the chunk size.
-const READ_BUF: usize = 256 * 1024;
+/// How much of a chunk is read from disk at a time. Memory per chunk in flight is a few
+/// times this (the read, and what the connection still holds), whatever the chunk size, so
+/// 64 chunks in flight stay within a few tens of MiB.
+const READ_BUF: usize = 128 * 1024;
 
 /// A file that passed [`inspect`]: what it looked like then.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,13 +143,16 @@ impl SourceFile {
     }
 
     /// A request body that streams chunk `spec` from the file, counting bytes into `sent`
-    /// and stamping `activity` as data moves. A file that turns out shorter than planned
+    /// and into the attempt's goodput `credit`, paced by the `link`'s bandwidth limit, and
+    /// stamping `activity` as data moves. A file that turns out shorter than planned
     /// ends the body with an `UnexpectedEof` error rather than sending a short chunk.
     pub(crate) async fn body(
         &self,
         spec: ChunkSpec,
         sent: Arc<AtomicU64>,
         activity: Arc<Activity>,
+        link: super::link::Link,
+        credit: Arc<super::link::Credit>,
     ) -> io::Result<reqwest::Body> {
         let mut file = tokio::fs::File::open(&self.path).await?;
         file.seek(io::SeekFrom::Start(spec.offset)).await?;
@@ -157,6 +161,8 @@ impl SourceFile {
         let stream = futures_util::stream::try_unfold((reader, 0u64), move |(mut reader, done)| {
             let sent = sent.clone();
             let activity = activity.clone();
+            let link = link.clone();
+            let credit = credit.clone();
             async move {
                 let want = READ_BUF.min((len - done).try_into().unwrap_or(READ_BUF));
                 if want == 0 {
@@ -170,7 +176,9 @@ impl SourceFile {
                         "the file is shorter than when the upload began",
                     ));
                 }
+                link.pace(n).await;
                 sent.fetch_add(n as u64, Ordering::Relaxed);
+                credit.sent(n as u64);
                 activity.touch();
                 Ok(Some((buf.freeze(), (reader, done + n as u64))))
             }

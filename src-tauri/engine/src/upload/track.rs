@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::handle::Publisher;
+use super::link::Credit;
 use crate::plan::ChunkPlan;
 use crate::progress::{ChunkState, RateMeter, UploadPhase, UploadProgress};
 
@@ -19,6 +20,8 @@ pub(crate) struct Tracker {
     /// Where snapshots go; it keeps them in the order they were taken (a tick cannot
     /// deliver a stale one after a phase change).
     publisher: Option<Arc<Publisher>>,
+    /// The process's parallelism level, for the snapshot.
+    level: std::sync::OnceLock<Arc<std::sync::atomic::AtomicUsize>>,
     state: Mutex<State>,
 }
 
@@ -36,7 +39,9 @@ struct State {
     asset_id: Option<String>,
     chunks: Vec<ChunkState>,
     /// Byte counters of the attempts in flight, by chunk index.
-    in_flight: HashMap<u64, Arc<AtomicU64>>,
+    /// With each, its goodput account when it has one (the rate counts what the account
+    /// counts, not bytes still sitting in socket buffers).
+    in_flight: HashMap<u64, (Arc<AtomicU64>, Option<Arc<Credit>>)>,
     acknowledged: u64,
     completed_chunks: u64,
     retries: u64,
@@ -55,6 +60,7 @@ impl Tracker {
             started: Instant::now(),
             plan,
             publisher,
+            level: std::sync::OnceLock::new(),
             state: Mutex::new(State {
                 phase: UploadPhase::Starting,
                 upload_id: None,
@@ -71,6 +77,11 @@ impl Tracker {
                 high_water: 0.0,
             }),
         }
+    }
+
+    /// Shows `level` (the link's chunks allowed in flight) in every snapshot.
+    pub(crate) fn show_level(&self, level: Arc<std::sync::atomic::AtomicUsize>) {
+        let _ = self.level.set(level);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -122,13 +133,18 @@ impl Tracker {
         self.publish();
     }
 
-    pub(crate) fn chunk_started(&self, index: u64, sent: Arc<AtomicU64>) {
+    pub(crate) fn chunk_started(
+        &self,
+        index: u64,
+        sent: Arc<AtomicU64>,
+        credit: Option<Arc<Credit>>,
+    ) {
         let mut s = self.lock();
         let len = self.plan.chunk(index).map_or(0, |c| c.len);
         if let Some(slot) = Self::slot(&mut s, index) {
             *slot = ChunkState::Uploading { sent: 0, len };
         }
-        s.in_flight.insert(index, sent);
+        s.in_flight.insert(index, (sent, credit));
     }
 
     pub(crate) fn chunk_retrying(&self, index: u64, next_attempt: u32) {
@@ -209,15 +225,20 @@ impl Tracker {
     pub(crate) fn snapshot(&self) -> UploadProgress {
         let mut s = self.lock();
         let mut in_flight_bytes = 0;
-        let flights: Vec<(u64, u64)> = s
+        let mut in_flight_counted = 0;
+        let flights: Vec<(u64, u64, u64)> = s
             .in_flight
             .iter()
-            .map(|(i, c)| (*i, c.load(Ordering::Relaxed)))
+            .map(|(i, (c, credit))| {
+                let sent = c.load(Ordering::Relaxed);
+                (*i, sent, credit.as_ref().map_or(sent, |c| c.counted()))
+            })
             .collect();
-        for (index, sent) in flights {
+        for (index, sent, counted) in flights {
             let len = self.plan.chunk(index).map_or(0, |c| c.len);
             let sent = sent.min(len);
             in_flight_bytes += sent;
+            in_flight_counted += counted.min(sent);
             if let Some(slot) = Self::slot(&mut s, index) {
                 *slot = ChunkState::Uploading { sent, len };
             }
@@ -225,7 +246,8 @@ impl Tracker {
         let total = self.plan.total_size();
         let bytes_sent = (s.acknowledged + in_flight_bytes).min(total);
         let elapsed = self.started.elapsed();
-        s.meter.record(elapsed, bytes_sent);
+        let counted = (s.acknowledged + in_flight_counted).min(total);
+        s.meter.record(elapsed, counted);
         let mut percentage = if s.phase == UploadPhase::Completed {
             100.0
         } else {
@@ -252,6 +274,10 @@ impl Tracker {
             },
             retries: s.retries,
             urls_refreshed: s.urls_refreshed,
+            parallelism: self.level.get().map_or(0, |l| {
+                u32::try_from(l.load(Ordering::Relaxed)).unwrap_or(u32::MAX)
+            }),
+            chunks_in_flight: u32::try_from(s.in_flight.len()).unwrap_or(u32::MAX),
             chunks: s.chunks.clone(),
         }
     }
@@ -301,7 +327,7 @@ mod tests {
         let t = Tracker::new(plan, None);
         t.set_phase(UploadPhase::Uploading);
         let sent = Arc::new(AtomicU64::new(0));
-        t.chunk_started(1, sent.clone());
+        t.chunk_started(1, sent.clone(), None);
         sent.store(8, Ordering::Relaxed);
         let p = t.snapshot();
         assert_eq!(p.bytes_sent, 8);
@@ -311,7 +337,7 @@ mod tests {
         assert_eq!(p.bytes_sent, 0, "bytes of a failed attempt are not counted");
         assert_eq!(p.percentage, 8.0, "but the bar does not move back");
         assert_eq!(p.retries, 1);
-        t.chunk_started(1, Arc::new(AtomicU64::new(10)));
+        t.chunk_started(1, Arc::new(AtomicU64::new(10)), None);
         t.chunk_stored(1);
         t.chunks_reported(&[1]);
         let p = t.snapshot();
@@ -327,7 +353,7 @@ mod tests {
         t.mark_already_done([1, 3, 3]);
         let p = t.snapshot();
         assert_eq!((p.completed_chunks, p.bytes_acknowledged), (2, 15));
-        t.chunk_started(2, Arc::new(AtomicU64::new(4)));
+        t.chunk_started(2, Arc::new(AtomicU64::new(4)), None);
         t.abandon_in_flight();
         assert_eq!(t.snapshot().chunks[1], ChunkState::Pending);
         assert_eq!(t.counters().bytes_uploaded, 0);

@@ -7,26 +7,39 @@ use std::time::Instant;
 
 use super::begin::{self, Prepared, UploadSource};
 use super::handle::{Publisher, UploadControls, UploadHandle};
+use super::link::{Link, LinkStatus, Parallelism};
 use super::run::Session;
 use super::{UploadOptions, UploadResult, drive};
 use crate::api::MultipartUploadClient;
 use crate::error::UploadError;
 use crate::journal::{Journal, SessionState};
+use crate::progress::{UploadPhase, UploadProgress};
 
 /// Starts uploads and manages the sessions they leave behind.
 ///
 /// Make one per process and share it (clones are cheap and share everything): it holds the
-/// journal every upload records into, and it is where limits shared by all of the
-/// process's uploads live. The API client is given per call, since a front end may switch
-/// endpoints (the TwelveLabs API, a local sandbox) while earlier uploads still run.
-#[derive(Debug, Clone, Default)]
+/// journal every upload records into, and the link all of the process's uploads share:
+/// how many chunk PUTs are in flight at once ([`set_parallelism`](Self::set_parallelism),
+/// automatic by default), the bandwidth limit ([`set_rate_limit`](Self::set_rate_limit)),
+/// and the order in which queued uploads get the link: uploads started earlier keep
+/// priority, and a later one creates its session as soon as the earlier ones leave slots
+/// free. The API client is given per call, since a front end may switch endpoints (the
+/// TwelveLabs API, a local sandbox) while earlier uploads still run.
+#[derive(Debug, Clone)]
 pub struct Uploader {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug, Default)]
+impl Default for Uploader {
+    fn default() -> Self {
+        Self::new(None)
+    }
+}
+
+#[derive(Debug)]
 struct Inner {
     journal: Option<Journal>,
+    link: Link,
 }
 
 impl Uploader {
@@ -35,8 +48,42 @@ impl Uploader {
     /// `None` nothing is recorded (a resume then needs the server's record and the file).
     pub fn new(journal: Option<Journal>) -> Self {
         Self {
-            inner: Arc::new(Inner { journal }),
+            inner: Arc::new(Inner {
+                link: Link::new(journal.clone()),
+                journal,
+            }),
         }
+    }
+
+    /// Sets how many chunk PUTs the process keeps in flight over all its uploads; applies at
+    /// once to running uploads. With [`Parallelism::Auto`] the level follows the link's
+    /// measured goodput and starts from the level learned for the API host last time.
+    ///
+    /// # Errors
+    ///
+    /// A message when a fixed level is outside 1–64.
+    pub fn set_parallelism(&self, parallelism: Parallelism) -> Result<(), String> {
+        self.inner.link.set_parallelism(parallelism.validate()?);
+        Ok(())
+    }
+
+    /// Limits the bytes per second of every chunk of every upload together (`None`: no
+    /// limit); applies at once to running uploads.
+    pub fn set_rate_limit(&self, bytes_per_second: Option<u64>) {
+        self.inner
+            .link
+            .set_rate_limit(bytes_per_second.filter(|&r| r > 0));
+    }
+
+    /// Sets how many uploads may be past their queue turn at once (creating a session or
+    /// sending chunks); the rest wait in the order they were started. At least 1.
+    pub fn set_max_files_in_flight(&self, files: usize) {
+        self.inner.link.set_max_files(files);
+    }
+
+    /// The link now: the parallelism setting and level, chunks in flight, the limit.
+    pub fn link_status(&self) -> LinkStatus {
+        self.inner.link.status()
     }
 
     /// The journal, when there is one.
@@ -70,6 +117,8 @@ impl Uploader {
         let publisher = Publisher::new();
         let run = Run {
             client: client.clone(),
+            link: self.inner.link.clone(),
+            priority: self.inner.link.next_priority(),
             journal: self.inner.journal.clone(),
             options,
             controls: controls.clone(),
@@ -136,6 +185,9 @@ impl Uploader {
 /// One upload's run, on its own task.
 struct Run {
     client: MultipartUploadClient,
+    link: Link,
+    /// Its place in the process's queue: lower goes first.
+    priority: u64,
     journal: Option<Journal>,
     options: UploadOptions,
     controls: UploadControls,
@@ -150,6 +202,25 @@ impl Run {
         let cancelled = || UploadError::Cancelled {
             upload_id: source.upload_id().map(str::to_owned),
         };
+        let admitting = self.link.admit(self.priority, self.client.host());
+        tokio::pin!(admitting);
+        let admission = tokio::select! {
+            biased;
+            () = cancel.cancelled() => return Err(cancelled()),
+            admission = &mut admitting => admission,
+            // Not admitted at once: the uploads before it keep the link busy.
+            () = tokio::task::yield_now() => {
+                self.publisher.publish(|| UploadProgress {
+                    status: UploadPhase::Queued,
+                    ..UploadProgress::starting()
+                });
+                tokio::select! {
+                    () = cancel.cancelled() => return Err(cancelled()),
+                    admission = admitting => admission,
+                }
+            }
+        };
+        self.publisher.publish(UploadProgress::starting);
         let prepared = tokio::select! {
             () = cancel.cancelled() => return Err(cancelled()),
             prepared = self.prepare(&source) => prepared?,
@@ -161,6 +232,7 @@ impl Run {
             &self.controls,
             self.journal.clone(),
             self.publisher.clone(),
+            admission,
         )
         .await;
         drive(session, started).await

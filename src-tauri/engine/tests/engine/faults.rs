@@ -39,8 +39,11 @@ async fn a_stalled_put_is_abandoned_after_the_stall_timeout_and_retried() {
     let sb = sandbox().start().unwrap();
     sb.faults().stall_puts(1, Duration::from_secs(8));
     let started = Instant::now();
+    // One chunk in flight at a time: chunks are still waiting, so no copy races the stalled
+    // one and only the watchdog can end it.
     let opts = UploadOptions {
         stall_timeout: Duration::from_millis(700),
+        max_workers: 1,
         ..options()
     };
     let r = heals(&sb, opts).await;
@@ -72,7 +75,12 @@ async fn urls_that_expire_mid_upload_are_replaced() {
     let dir = tempfile::tempdir().unwrap();
     let path = file(dir.path(), "slow.mp4", 40 * CHUNK);
     let started = Instant::now();
-    let r = c.upload_file(&path, options()).await.unwrap();
+    // Five chunks at a time, so the URLs minted ahead wait long enough to go stale.
+    let opts = UploadOptions {
+        max_workers: 5,
+        ..options()
+    };
+    let r = c.upload_file(&path, opts).await.unwrap();
     assert!(
         started.elapsed() > Duration::from_secs(2),
         "the link was throttled"

@@ -6,7 +6,7 @@ mod support;
 
 /// The low-level client: pagers, errors, secrets.
 mod client;
-/// The sliding window: never more than `max_workers` in flight, no head-of-line blocking.
+/// The window: never more than `max_workers` in flight, no head-of-line blocking.
 mod concurrency;
 /// Faults on the storage and the API side: each heals, or ends in a clear error.
 mod faults;
@@ -15,6 +15,9 @@ mod faults;
 mod handle;
 /// The journal: crash recovery, changed and moved files, expiry, pause, locks.
 mod journal;
+/// The process's link: the bandwidth limit, slots across files, automatic parallelism,
+/// racing a straggler.
+mod link;
 /// Cancel, resume and wait.
 mod resume;
 /// Files of every awkward size, checked byte for byte through the sandbox's sha256.

@@ -13,6 +13,7 @@
 //!   "omit_etag": 1,
 //!   "fail_api": "3:429:1",           // or {"count": 3, "status": 429, "retry_after_secs": 1}
 //!   "bandwidth": 1048576,            // bytes/s per connection; 0 or null: unlimited
+//!   "link_rate": 4000000,            // bytes/s shared by all connections; 0 or null: unlimited
 //!   "latency_ms": 50 }
 //! ```
 //! Unknown keys are refused (`parameter_unknown`) so a typo never passes silently.
@@ -77,7 +78,7 @@ pub(crate) async fn set_faults(
     State(app): State<App>,
     JsonObject(body): JsonObject,
 ) -> Result<Json<FaultsView>, ApiError> {
-    const KNOWN: [&str; 8] = [
+    const KNOWN: [&str; 9] = [
         "clear",
         "fail_puts",
         "drop_puts_after",
@@ -85,6 +86,7 @@ pub(crate) async fn set_faults(
         "omit_etag",
         "fail_api",
         "bandwidth",
+        "link_rate",
         "latency_ms",
     ];
     if let Some(key) = body.keys().find(|k| !KNOWN.contains(&k.as_str())) {
@@ -148,13 +150,8 @@ pub(crate) async fn set_faults(
             ))
         })?;
     }
-    let bandwidth = match body.get("bandwidth") {
-        None => None,
-        Some(Value::Null) => Some(None),
-        Some(v) => Some(Some(v.as_u64().ok_or_else(|| {
-            ApiError::invalid("`bandwidth` must be a byte rate (0 or null: unlimited)")
-        })?)),
-    };
+    let bandwidth = rate(&body, "bandwidth")?;
+    let link_rate = rate(&body, "link_rate")?;
     let latency = match body.get("latency_ms") {
         None => None,
         Some(Value::Null) => Some(Duration::ZERO),
@@ -170,10 +167,26 @@ pub(crate) async fn set_faults(
     if let Some(bandwidth) = bandwidth {
         app.set_bandwidth(bandwidth.filter(|&b| b > 0));
     }
+    if let Some(link_rate) = link_rate {
+        app.set_link_rate(link_rate.filter(|&r| r > 0));
+    }
     if let Some(latency) = latency {
         app.set_latency(latency);
     }
     Ok(Json(FaultsView::of(&app)))
+}
+
+/// Reads a byte rate: `None` when the key is absent, `Some(None)` for `null` (unlimited).
+fn rate(body: &Map<String, Value>, name: &str) -> Result<Option<Option<u64>>, ApiError> {
+    match body.get(name) {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(v) => v.as_u64().map(|r| Some(Some(r))).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "`{name}` must be a byte rate (0 or null: unlimited)"
+            ))
+        }),
+    }
 }
 
 /// Reads one counted fault: `null` (clear), a CLI-style string, or an object.
@@ -238,13 +251,14 @@ pub(crate) struct FaultsView {
     omit_etag: u32,
     fail_api: Option<Value>,
     bandwidth: Option<u64>,
+    link_rate: Option<u64>,
     latency_ms: u64,
 }
 
 impl FaultsView {
     fn of(app: &App) -> Self {
         let plan = app.faults.pending();
-        let bandwidth = app.bandwidth.load(std::sync::atomic::Ordering::Relaxed);
+        let (bandwidth, link_rate) = (app.shaping.bandwidth(), app.shaping.link_rate());
         Self {
             fail_puts: plan
                 .fail_puts
@@ -264,6 +278,7 @@ impl FaultsView {
                 })
             }),
             bandwidth: (bandwidth > 0).then_some(bandwidth),
+            link_rate: (link_rate > 0).then_some(link_rate),
             latency_ms: u64::try_from(app.latency().as_millis()).unwrap_or(u64::MAX),
         }
     }

@@ -268,6 +268,7 @@ async fn the_faults_endpoint_reports_validates_and_clears() {
         ),
         (json!({"omit_etag": "many"}), "parameter_invalid"),
         (json!({"bandwidth": -5}), "parameter_invalid"),
+        (json!({"link_rate": "fast"}), "parameter_invalid"),
         (json!({"clear": "yes"}), "parameter_invalid"),
     ] {
         let response = env.post_json("/sandbox/faults", &body).await;

@@ -8,6 +8,7 @@ mod assets;
 mod chunks;
 mod faults;
 mod lifecycle;
+mod link;
 mod reports;
 mod sessions;
 mod stats;

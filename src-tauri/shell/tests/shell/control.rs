@@ -1,17 +1,20 @@
-//! Pause, resume and cancel on a throttled upload; a paused upload gives its turn to the next
-//! one; a cancelled upload shows up among the resumable sessions and `resume_session`
-//! completes it with only the missing chunks.
+//! Pause, resume and cancel on a throttled upload; pausing one upload lets the next take the
+//! link and resuming it disturbs nothing; a cancelled upload shows up among the resumable
+//! sessions and `resume_session` completes it with only the missing chunks.
 
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use tl_uploader::ipc::{CommandError, ErrorCode, ResumeState, SessionRow, UploadRow, UploadState};
+use tl_uploader::ipc::{
+    AddResult, CommandError, ErrorCode, ResumeState, SessionRow, UploadRow, UploadState,
+};
 
-use crate::support::{Harness, config, file, sha256};
+use crate::support::{Harness, config, file, sha256, states};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-/// 64 chunks of 32 KiB at 250 KB/s per connection: about two seconds with five workers.
+/// 64 chunks of 32 KiB at 250 KB/s per connection: about a second at eight chunks at once,
+/// the automatic parallelism's start.
 const THROTTLED: &str = "--chunk-size 32768 --bandwidth 250000 --processing-delay 0.2";
 
 #[test]
@@ -51,26 +54,47 @@ fn pause_holds_the_chunks_and_resume_finishes_them() {
 }
 
 #[test]
-fn a_paused_upload_gives_its_turn_away_and_resumed_waits_for_it() {
+fn pausing_one_upload_lets_the_next_take_the_link_and_resuming_it_goes_on_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let app = Harness::start(config(&dir.path().join("data"), THROTTLED));
     let big = file(dir.path(), "big.mp4", 64 * 32768);
     let small = file(dir.path(), "small.mp4", 64 * 32768 - 1000);
-    let first = app.add(&big);
-    let second = app.add(&small);
-    app.wait_for(&first.id, LIMIT, |u| u.completed_chunks >= 3);
-    app.call::<UploadRow>("pause_upload", json!({ "id": first.id }));
+    let results: Vec<AddResult> = app.call("add_uploads", json!({ "paths": [big, small] }));
+    let [first, second] = [0, 1].map(|i| results[i].upload.clone().unwrap().id);
+    // The first wants more chunks than the link has slots, so the second waits for it.
+    app.wait_for(&first, LIMIT, |u| u.completed_chunks >= 3);
+    let waiting = app.upload(&second);
+    assert_eq!(
+        (waiting.state, waiting.upload_id),
+        (UploadState::Queued, None)
+    );
 
-    // The second starts without waiting for the paused first to finish.
-    app.wait_for(&second.id, LIMIT, |u| u.completed_chunks >= 1);
-    // Resumed while the second has the turn, the first is queued again, where it stopped.
-    let parked: UploadRow = app.call("continue_upload", json!({ "id": first.id }));
-    assert_eq!(parked.state, UploadState::Queued);
-    assert!(parked.completed_chunks >= 3 && parked.completed_chunks < 64);
-    assert_eq!(parked.upload_id, app.upload(&first.id).upload_id);
+    let paused: UploadRow = app.call("pause_upload", json!({ "id": first }));
+    assert_eq!(paused.state, UploadState::Paused);
+    // Paused, the first wants no slots: the second opens its session and takes the link.
+    let settled = app.wait_for(&first, LIMIT, |u| u.in_flight.is_empty());
+    let going = app.wait_for(&second, LIMIT, |u| u.completed_chunks >= 1);
+    // The second's progress is the clock: while it sends four more chunks, the first holds.
+    app.wait_for(&second, LIMIT, |u| {
+        u.completed_chunks >= going.completed_chunks + 4
+    });
+    // (Stored chunks may still be reported meanwhile; bytes on the wire may not grow.)
+    let held = app.upload(&first);
+    assert_eq!(held.state, UploadState::Paused);
+    assert_eq!(held.bytes_sent, settled.bytes_sent);
+    assert!(held.completed_chunks >= 3 && held.completed_chunks < 64);
 
-    let second_done = app.wait_state(&second.id, UploadState::Completed, LIMIT);
-    let first_done = app.wait_state(&first.id, UploadState::Completed, LIMIT);
+    // Resumed while the second sends, it goes on at once with its session: nothing waits
+    // for the second to finish.
+    let resumed_at = Instant::now();
+    let resumed: UploadRow = app.call("continue_upload", json!({ "id": first }));
+    assert_eq!(resumed.state, UploadState::Uploading);
+    assert_eq!(resumed.upload_id, held.upload_id);
+    let moving = app.wait_for(&first, LIMIT, |u| u.bytes_sent > held.bytes_sent);
+    assert_ne!(moving.state, UploadState::Paused);
+
+    let second_done = app.wait_state(&second, UploadState::Completed, LIMIT);
+    let first_done = app.wait_state(&first, UploadState::Completed, LIMIT);
     assert_eq!(
         app.asset_sha256(&second_done.asset_id.unwrap()),
         sha256(&small)
@@ -80,48 +104,34 @@ fn a_paused_upload_gives_its_turn_away_and_resumed_waits_for_it() {
         sha256(&big)
     );
     assert_eq!(
-        first_done.upload_id, parked.upload_id,
+        first_done.upload_id, held.upload_id,
         "one session throughout"
     );
 
-    // From the events: once the chunks in flight at the pause were in, the first sent
-    // nothing until the second had transferred, and the second went on meanwhile.
-    let events = app.events.lock().unwrap().clone();
-    let of = |id: &str, range: std::ops::Range<usize>| -> Vec<UploadRow> {
-        events[range]
-            .iter()
-            .filter(|e| e.view.id == id)
-            .map(|e| e.view.clone())
-            .collect()
-    };
-    let settled = events
+    // From the events: once its chunks in flight were in, the paused first sent nothing
+    // until it was resumed, and it was never shown as queued again.
+    let events = app.events_of(&first);
+    let settled_at = events
         .iter()
-        .position(|e| {
-            e.view.id == first.id
-                && e.view.state == UploadState::Paused
-                && e.view.in_flight.is_empty()
-        })
+        .position(|e| e.view.state == UploadState::Paused && e.view.in_flight.is_empty())
         .unwrap();
-    let second_transferred = events
+    let sent = events[settled_at].view.bytes_sent;
+    let still: Vec<_> = events[settled_at..]
         .iter()
-        .position(|e| e.view.id == second.id && e.view.state == UploadState::Processing)
-        .unwrap();
-    assert!(settled < second_transferred);
-    let held = of(&first.id, settled..second_transferred);
+        .filter(|e| e.at < resumed_at)
+        .map(|e| &e.view)
+        .collect();
+    assert!(still.iter().all(|v| v.state == UploadState::Paused));
     assert!(
-        held.iter()
-            .all(|v| matches!(v.state, UploadState::Paused | UploadState::Queued)),
-        "{:?}",
-        held.iter().map(|v| v.state).collect::<Vec<_>>()
+        still
+            .iter()
+            .all(|v| v.bytes_sent == sent && v.in_flight.is_empty())
     );
-    assert!(held.iter().all(|v| v.in_flight.is_empty()));
-    let sent = held[0].bytes_sent;
-    assert!(held.iter().all(|v| v.bytes_sent == sent));
-    let meanwhile = of(&second.id, settled..second_transferred);
-    assert!(meanwhile.iter().any(|v| v.state == UploadState::Uploading));
-    let after = of(&first.id, second_transferred..events.len());
-    assert!(after.iter().any(|v| v.state == UploadState::Uploading));
-    assert!(after.iter().any(|v| v.bytes_sent > sent));
+    let after_pause = states(&events[settled_at..]);
+    assert!(
+        !after_pause.contains(&UploadState::Queued),
+        "{after_pause:?}"
+    );
 }
 
 #[test]
@@ -187,17 +197,18 @@ fn a_queued_upload_can_be_paused_cancelled_retried_and_forgotten() {
     let app = Harness::start(config(&dir.path().join("data"), THROTTLED));
     let first = app.add(&file(dir.path(), "first.mp4", 64 * 32768));
     let second = app.add(&file(dir.path(), "second.mp4", 40 * 32768));
-    // The second waits behind the first; pausing it while queued keeps it out of turn.
+    // The second waits behind the first; paused while queued, it waits paused.
     let p: UploadRow = app.call("pause_upload", json!({ "id": second.id }));
     assert_eq!(p.state, UploadState::Paused);
-    let c: UploadRow = app.call("cancel_upload", json!({ "id": second.id }));
-    assert_eq!(c.state, UploadState::Cancelled);
+    app.call::<UploadRow>("cancel_upload", json!({ "id": second.id }));
+    let c = app.wait_state(&second.id, UploadState::Cancelled, LIMIT);
     assert!(
         c.error
             .unwrap()
             .message
             .contains("before a session was created")
     );
+    assert_eq!(c.upload_id, None);
 
     // Cancel the first mid-way, then forget its session.
     app.wait_for(&first.id, LIMIT, |u| u.completed_chunks >= 2);

@@ -1,10 +1,30 @@
 //! Settings: the sandbox without a key, choices saved atomically to `settings.json`, bad
-//! values refused, and no key ever written there.
+//! values refused, the link's settings given to the engine at start and on every change,
+//! an older file's parallelism carried over, and no key ever written there.
 
 use serde_json::{Value, json};
-use tl_uploader::ipc::{CommandError, Endpoint, ErrorCode, MediaType, Settings};
+use tl_upload::Parallelism;
+use tl_uploader::ipc::{CommandError, Endpoint, ErrorCode, MediaType, ParallelChunks, Settings};
 
 use crate::support::{Harness, config};
+
+/// The choices of `s` that these tests set.
+fn choices(s: &Settings) -> (ParallelChunks, Option<u64>, u32, MediaType) {
+    (
+        s.parallel_chunks,
+        s.bandwidth_limit,
+        s.files_at_once,
+        s.file_type,
+    )
+}
+
+/// What the round-trip test chooses.
+const CHOSEN: (ParallelChunks, Option<u64>, u32, MediaType) = (
+    ParallelChunks::Fixed(12),
+    Some(5_000_000),
+    2,
+    MediaType::Audio,
+);
 
 #[test]
 fn without_a_key_the_app_uses_its_own_sandbox() {
@@ -15,7 +35,20 @@ fn without_a_key_the_app_uses_its_own_sandbox() {
     assert_eq!(s.endpoint, Endpoint::Sandbox);
     assert!(!s.has_api_key);
     assert!(!s.keychain_available);
-    assert_eq!((s.max_workers, s.file_type), (5, MediaType::Video));
+    assert_eq!(
+        (
+            s.parallel_chunks,
+            s.bandwidth_limit,
+            s.files_at_once,
+            s.file_type
+        ),
+        (ParallelChunks::Auto, None, 3, MediaType::Video)
+    );
+    let link = app.link();
+    assert_eq!(
+        (link.parallelism, link.rate_limit),
+        (Parallelism::Auto, None)
+    );
     assert!(
         s.base_url.starts_with("http://127.0.0.1:"),
         "{}",
@@ -34,44 +67,110 @@ fn without_a_key_the_app_uses_its_own_sandbox() {
     assert_eq!(again.base_url, s.base_url);
 }
 
+/// `set_settings` with these fields.
+fn set(app: &Harness, settings: Value) -> Result<Settings, CommandError> {
+    app.invoke("set_settings", json!({ "settings": settings }))
+}
+
 #[test]
-fn settings_are_checked_saved_and_read_back() {
+fn settings_are_checked_saved_applied_and_read_back() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let app = Harness::start(config(&data, ""));
-    let e: CommandError = app
-        .invoke::<Settings>(
-            "set_settings",
-            json!({ "settings": { "endpoint": "sandbox", "maxWorkers": 0, "fileType": "video" } }),
-        )
-        .unwrap_err();
+    let good = json!({
+        "endpoint": "sandbox",
+        "parallelChunks": { "fixed": 12 },
+        "bandwidthLimit": 5_000_000,
+        "filesAtOnce": 2,
+        "fileType": "audio",
+    });
+    let with = |key: &str, value: Value| {
+        let mut s = good.clone();
+        s[key] = value;
+        s
+    };
+    let e = set(&app, with("parallelChunks", json!({ "fixed": 0 }))).unwrap_err();
     assert_eq!(e.code, ErrorCode::Invalid);
-    assert!(e.message.contains("1–16"), "{}", e.message);
-    let e: CommandError = app
-        .invoke::<Settings>(
-            "set_settings",
-            json!({ "settings": { "endpoint": "twelvelabs", "maxWorkers": 4, "fileType": "video" } }),
-        )
-        .unwrap_err();
+    assert!(
+        e.message.contains("from 1 to 64, or Automatic"),
+        "{}",
+        e.message
+    );
+    let e = set(&app, with("bandwidthLimit", json!(999))).unwrap_err();
+    assert_eq!(e.code, ErrorCode::Invalid);
+    assert!(e.message.contains("at least 10 KB/s"), "{}", e.message);
+    let e = set(&app, with("filesAtOnce", json!(9))).unwrap_err();
+    assert!(
+        e.message.contains("files at once must be 1–8"),
+        "{}",
+        e.message
+    );
+    let e = set(&app, with("endpoint", json!("twelvelabs"))).unwrap_err();
     assert_eq!(e.code, ErrorCode::Invalid);
     assert!(e.message.contains("API key"), "{}", e.message);
+    // Nothing refused reached the engine or the file.
+    assert_eq!(app.link().parallelism, Parallelism::Auto);
+    assert!(!data.join("settings.json").exists());
 
-    let s: Settings = app.call(
-        "set_settings",
-        json!({ "settings": { "endpoint": "sandbox", "maxWorkers": 12, "fileType": "audio" } }),
+    let s = set(&app, good.clone()).unwrap();
+    assert_eq!(choices(&s), CHOSEN);
+    let link = app.link();
+    assert_eq!(
+        (link.parallelism, link.level, link.rate_limit),
+        (Parallelism::Fixed(12), 12, Some(5_000_000))
     );
-    assert_eq!((s.max_workers, s.file_type), (12, MediaType::Audio));
     let saved: Value =
         serde_json::from_slice(&std::fs::read(data.join("settings.json")).unwrap()).unwrap();
-    assert_eq!(
-        saved,
-        json!({ "endpoint": "sandbox", "maxWorkers": 12, "fileType": "audio" })
-    );
+    assert_eq!(saved, good);
     drop(app);
-    // A new run reads them back.
+    // A new run reads them back and gives them to the engine before any upload.
     let app = Harness::start(config(&data, ""));
     let s: Settings = app.call("get_settings", json!({}));
-    assert_eq!((s.max_workers, s.file_type), (12, MediaType::Audio));
+    assert_eq!(choices(&s), CHOSEN);
+    let link = app.link();
+    assert_eq!(
+        (link.parallelism, link.rate_limit),
+        (Parallelism::Fixed(12), Some(5_000_000))
+    );
+    // Back to automatic and no limit.
+    let mut automatic = with("parallelChunks", json!("auto"));
+    automatic["bandwidthLimit"] = Value::Null;
+    let s = set(&app, automatic).unwrap();
+    assert_eq!(
+        (s.parallel_chunks, s.bandwidth_limit),
+        (ParallelChunks::Auto, None)
+    );
+    let link = app.link();
+    assert_eq!(
+        (link.parallelism, link.rate_limit),
+        (Parallelism::Auto, None)
+    );
+}
+
+#[test]
+fn an_older_files_parallel_chunks_carry_over_and_its_default_becomes_automatic() {
+    let dir = tempfile::tempdir().unwrap();
+    for (workers, wanted, level) in [
+        (5, ParallelChunks::Auto, None),
+        (8, ParallelChunks::Fixed(8), Some(8)),
+    ] {
+        let data = dir.path().join(format!("data-{workers}"));
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::write(
+            data.join("settings.json"),
+            format!(r#"{{"endpoint": "sandbox", "maxWorkers": {workers}, "fileType": "image"}}"#),
+        )
+        .unwrap();
+        let app = Harness::start(config(&data, ""));
+        let s: Settings = app.call("get_settings", json!({}));
+        assert_eq!(s.parallel_chunks, wanted, "maxWorkers {workers}");
+        assert_eq!((s.file_type, s.files_at_once), (MediaType::Image, 3));
+        let link = app.link();
+        match level {
+            Some(n) => assert_eq!((link.parallelism, link.level), (Parallelism::Fixed(n), n)),
+            None => assert_eq!(link.parallelism, Parallelism::Auto),
+        }
+    }
 }
 
 #[test]

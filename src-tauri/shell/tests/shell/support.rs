@@ -11,7 +11,7 @@ use tauri::test::{MockRuntime, mock_builder, mock_context, noop_assets};
 use tauri::{App, Listener, Manager, WebviewWindow, WebviewWindowBuilder};
 use tl_test_support::poll_blocking;
 use tl_uploader::ipc::{
-    CommandError, SESSIONS_CHANGED_EVENT, UPLOAD_PROGRESS_EVENT, UploadRow, UploadState,
+    CommandError, SESSIONS_CHANGED_EVENT, Settings, UPLOAD_PROGRESS_EVENT, UploadRow, UploadState,
 };
 use tl_uploader::{AppState, Config, Keychain};
 
@@ -92,6 +92,27 @@ impl Harness {
     pub fn call<T: DeserializeOwned>(&self, cmd: &str, args: Value) -> T {
         self.invoke(cmd, args)
             .unwrap_or_else(|e| panic!("{cmd} failed: {e:?}"))
+    }
+
+    /// Sets the link settings (on the sandbox, for video): `parallel` as the UI sends it
+    /// (`"auto"` or `{ "fixed": n }`), the bandwidth limit in bytes per second, the files at
+    /// once.
+    pub fn set_link(&self, parallel: Value, limit: Option<u64>, files: u32) -> Settings {
+        self.call(
+            "set_settings",
+            json!({ "settings": {
+                "endpoint": "sandbox",
+                "parallelChunks": parallel,
+                "bandwidthLimit": limit,
+                "filesAtOnce": files,
+                "fileType": "video",
+            } }),
+        )
+    }
+
+    /// What the engine's link is doing now.
+    pub fn link(&self) -> tl_upload::LinkStatus {
+        self.app.state::<AppState>().uploader().link_status()
     }
 
     /// Queues `path` and returns its upload.
@@ -185,6 +206,23 @@ pub fn states(events: &[Seen]) -> Vec<UploadState> {
         }
     }
     out
+}
+
+/// Whether, at some event, uploads `a` and `b` both had chunks in flight (each as its last
+/// event before that moment showed it).
+pub fn both_in_flight(events: &[Seen], a: &str, b: &str) -> bool {
+    let (mut in_a, mut in_b) = (false, false);
+    for e in events {
+        if e.view.id == a {
+            in_a = !e.view.in_flight.is_empty();
+        } else if e.view.id == b {
+            in_b = !e.view.in_flight.is_empty();
+        }
+        if in_a && in_b {
+            return true;
+        }
+    }
+    false
 }
 
 /// Whether `wanted` appears in `seen` in order (other items may come between).

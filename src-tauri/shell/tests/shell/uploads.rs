@@ -1,12 +1,15 @@
 //! Adding files: good ones reach `completed` with the server holding the same bytes, bad ones
-//! are refused one by one with a reason, and uploads run one at a time in the order added.
+//! are refused one by one with a reason, and uploads share the link in the order added: a
+//! later one waits as queued while the files-at-once setting is full and takes the slots the
+//! earlier ones leave.
 
 use std::time::Duration;
 
 use serde_json::json;
+use tl_upload::Parallelism;
 use tl_uploader::ipc::{AddResult, CommandError, ErrorCode, UploadRow, UploadState};
 
-use crate::support::{Harness, config, file, in_order, sha256, states};
+use crate::support::{Harness, both_in_flight, config, file, in_order, sha256, states};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -107,49 +110,69 @@ fn directories_empty_and_missing_files_are_refused_with_a_reason() {
 }
 
 #[test]
-fn uploads_run_one_file_at_a_time_in_the_order_added() {
+fn uploads_share_the_link_and_a_later_one_waits_as_queued_for_its_turn() {
     let dir = tempfile::tempdir().unwrap();
     let app = Harness::start(config(
         &dir.path().join("data"),
-        "--chunk-size 32768 --bandwidth 400000 --processing-delay 0",
+        "--chunk-size 32768 --processing-delay 0",
     ));
-    let paths: Vec<_> = (0..3)
-        .map(|i| file(dir.path(), &format!("part{i}.mov"), 150_000 + i * 1000))
-        .collect();
+    // Eight chunks at once and 150 KB/s for everything: the first file (6 chunks) leaves two
+    // slots free, and both files together take about four seconds.
+    app.set_link(json!({ "fixed": 8 }), Some(150_000), 1);
+    let link = app.link();
+    assert_eq!(
+        (link.parallelism, link.rate_limit),
+        (Parallelism::Fixed(8), Some(150_000))
+    );
+    let paths = [
+        file(dir.path(), "short.mov", 6 * 32768),
+        file(dir.path(), "long.mov", 12 * 32768),
+    ];
     let results: Vec<AddResult> = app.call("add_uploads", json!({ "paths": paths }));
-    let ids: Vec<String> = results
-        .iter()
-        .map(|r| r.upload.clone().unwrap().id)
-        .collect();
-    for id in &ids {
-        app.wait_state(id, UploadState::Completed, LIMIT);
+    let [a, b] = [0, 1].map(|i| results[i].upload.clone().unwrap().id);
+
+    // One file at a time: the second waits in the engine's queue, without a session.
+    let first = app.wait_for(&a, LIMIT, |u| !u.in_flight.is_empty());
+    assert_eq!(first.parallelism, 8);
+    let waiting = app.upload(&b);
+    assert_eq!(waiting.state, UploadState::Queued);
+    assert_eq!((waiting.upload_id, waiting.bytes_sent), (None, 0));
+
+    // Two at once, applied while the first runs: the second takes the slots it leaves.
+    app.set_link(json!({ "fixed": 8 }), Some(150_000), 2);
+    let second = app.wait_for(&b, LIMIT, |u| !u.in_flight.is_empty());
+    assert!(second.upload_id.is_some());
+    for (id, path) in [&a, &b].into_iter().zip(&paths) {
+        let done = app.wait_state(id, UploadState::Completed, LIMIT);
+        assert_eq!(app.asset_sha256(&done.asset_id.unwrap()), sha256(path));
     }
-    // From the events: never two uploads moving chunks at once, and each started after the
-    // one before it had transferred.
+
     let events = app.events.lock().unwrap().clone();
-    let moving = |s: UploadState| {
-        matches!(
-            s,
-            UploadState::Starting | UploadState::Uploading | UploadState::Confirming
-        )
-    };
-    let mut last: std::collections::HashMap<String, UploadState> = Default::default();
-    let mut started = Vec::new();
-    for e in &events {
-        if e.view.state == UploadState::Starting
-            && last.get(&e.view.id) != Some(&UploadState::Starting)
-        {
-            started.push(e.view.id.clone());
-        }
-        last.insert(e.view.id.clone(), e.view.state);
-        let busy = last.values().filter(|s| moving(**s)).count();
-        assert!(busy <= 1, "two uploads ran at once: {last:?}");
+    assert!(
+        both_in_flight(&events, &a, &b),
+        "the two files never had chunks in flight together"
+    );
+    // Every row showed the link's level while it sent.
+    for e in events
+        .iter()
+        .filter(|e| e.view.state == UploadState::Uploading)
+    {
+        assert_eq!(e.view.parallelism, 8, "{:?}", e.view.id);
     }
-    assert_eq!(started, ids);
-    for (id, path) in ids.iter().zip(&paths) {
-        let asset = app.upload(id).asset_id.unwrap();
-        assert_eq!(app.asset_sha256(&asset), sha256(path));
-    }
+    // The second showed queued until the engine let it start.
+    let seen = states(&app.events_of(&b));
+    assert_eq!(seen.first(), Some(&UploadState::Queued), "{seen:?}");
+    assert!(
+        in_order(
+            &seen,
+            &[
+                UploadState::Queued,
+                UploadState::Starting,
+                UploadState::Uploading
+            ]
+        ),
+        "{seen:?}"
+    );
 }
 
 #[test]
