@@ -52,6 +52,9 @@ struct State {
     queued: bool,
     /// Whether the header was printed.
     announced: bool,
+    /// A JSON event held back by the thinning, printed when it is due unless a newer one
+    /// replaces it first, so the latest state always comes out, at most a beat late.
+    pending: Option<Value>,
 }
 
 impl FileProgress {
@@ -95,8 +98,38 @@ impl FileProgress {
 
     /// Shows the upload's snapshots until it ends.
     pub async fn follow(self: Arc<Self>, mut progress: ProgressReceiver) {
-        while let Some(p) = progress.next().await {
+        loop {
+            let held = self.held_for();
+            let next = match held {
+                Some(wait) => match tokio::time::timeout(wait, progress.next()).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        self.flush_pending();
+                        continue;
+                    }
+                },
+                None => progress.next().await,
+            };
+            let Some(p) = next else { break };
             self.update(&p);
+        }
+        self.flush_pending();
+    }
+
+    /// How long until a held-back JSON event is due, when one is held.
+    fn held_for(&self) -> Option<Duration> {
+        let state = self.state();
+        state.pending.as_ref()?;
+        let since = state.last_event.map_or(JSON_EVERY, |t| t.elapsed());
+        Some(JSON_EVERY.saturating_sub(since))
+    }
+
+    /// Prints the held-back JSON event, if any.
+    fn flush_pending(&self) {
+        let mut state = self.state();
+        if let Some(event) = state.pending.take() {
+            state.last_event = Some(Instant::now());
+            self.out.event(&event);
         }
     }
 
@@ -153,7 +186,10 @@ impl FileProgress {
                 .is_none_or(|t| now.duration_since(t) >= JSON_EVERY);
             if phase_changed || due {
                 state.last_event = Some(now);
+                state.pending = None;
                 self.out.event(&progress_event(&self.file, p));
+            } else {
+                state.pending = Some(progress_event(&self.file, p));
             }
         }
     }
@@ -334,6 +370,13 @@ mod tests {
             first,
             "a second event within 250 ms"
         );
+        // Held back, not lost: it is due within the interval and goes out when flushed.
+        assert!(p.state.lock().unwrap().pending.is_some());
+        assert!(p.held_for().is_some_and(|d| d <= JSON_EVERY));
+        p.flush_pending();
+        assert!(p.state.lock().unwrap().pending.is_none());
+        assert!(p.held_for().is_none());
+        let first = p.state.lock().unwrap().last_event;
         cb(&snapshot(UploadPhase::Completed));
         assert_ne!(
             p.state.lock().unwrap().last_event,
