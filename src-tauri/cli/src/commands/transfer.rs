@@ -52,7 +52,7 @@ pub fn uploader(conn: &Connection, t: &TransferArgs) -> Result<Uploader, Failure
     uploader
         .set_parallelism(t.workers)
         .map_err(|e| Failure::usage(format!("--workers: {e}")))?;
-    uploader.set_rate_limit(t.limit_rate.filter(|&r| r > 0));
+    uploader.set_rate_limit(t.limit_rate);
     Ok(uploader)
 }
 

@@ -216,6 +216,11 @@ impl Link {
         self.ensure_sampler();
     }
 
+    /// Whether a bandwidth limit is set.
+    pub(crate) fn is_rate_limited(&self) -> bool {
+        self.inner.limiter.limit().is_some()
+    }
+
     pub(crate) fn set_rate_limit(&self, bytes_per_second: Option<u64>) {
         self.inner.limiter.set(bytes_per_second);
     }
@@ -332,18 +337,32 @@ impl Link {
             demand: AtomicU64::new(u64::MAX),
             paused: std::sync::atomic::AtomicBool::new(false),
         });
+        // Read before taking the lock, which every chunk's slot goes through.
+        let learned = self
+            .inner
+            .journal
+            .as_ref()
+            .and_then(|j| j.link_level(host).ok().flatten());
         loop {
-            {
+            let admitted = {
                 let mut s = self.lock();
                 if self.may_admit(&s, priority) {
                     queued.armed = false;
                     s.queued.remove(&priority);
-                    if s.admitted.is_empty() {
-                        self.start_host(&mut s, host);
-                    }
+                    let grants = if s.admitted.is_empty() {
+                        self.start_host(&mut s, host, learned)
+                    } else {
+                        Vec::new()
+                    };
                     s.admitted.insert(priority, place.clone());
-                    break;
+                    Some(grants)
+                } else {
+                    None
                 }
+            };
+            if let Some(grants) = admitted {
+                send_grants(grants);
+                break;
             }
             if changed.changed().await.is_err() {
                 break;
@@ -377,25 +396,25 @@ impl Link {
         ahead < s.limit as u64
     }
 
-    /// Points the controller at `host` on an idle link: its learned level, or the start.
-    fn start_host(&self, s: &mut State, host: &str) {
+    /// Points the controller at `host` on an idle link: at `learned`, the level kept for it,
+    /// or the start. Returns the waiters the new level lets in, to be sent once the lock is
+    /// released.
+    fn start_host(
+        &self,
+        s: &mut State,
+        host: &str,
+        learned: Option<usize>,
+    ) -> Vec<(oneshot::Sender<SlotPermit>, SlotPermit)> {
         if s.host.as_deref() == Some(host) {
-            return;
+            return Vec::new();
         }
         s.host = Some(host.to_owned());
-        let learned = self
-            .inner
-            .journal
-            .as_ref()
-            .and_then(|j| j.link_level(host).ok().flatten());
         s.controller = Controller::new(learned.unwrap_or(START_LEVEL));
-        if s.parallelism == Parallelism::Auto {
-            let level = s.controller.level();
-            let grants = self.set_limit(s, level);
-            // No upload is admitted yet, so nobody can be waiting for these.
-            debug_assert!(grants.is_empty());
-            drop(grants);
+        if s.parallelism != Parallelism::Auto {
+            return Vec::new();
         }
+        let level = s.controller.level();
+        self.set_limit(s, level)
     }
 
     fn cancel_queued(&self, priority: u64) {
@@ -429,11 +448,6 @@ impl Link {
         let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         self.inner.ack_micros.fetch_add(micros, Ordering::Relaxed);
         self.inner.acks.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Waits for the bandwidth limit to allow `n` more bytes.
-    pub(crate) async fn pace(&self, n: usize) {
-        self.inner.limiter.acquire(n as u64).await;
     }
 
     /// Starts the sampler task if the level is automatic, uploads are admitted and it does
@@ -506,7 +520,7 @@ impl Link {
     /// Keeps the settled level for the host in the journal; not under a bandwidth limit,
     /// where the level says more about the limit than about the link.
     fn remember(&self, settled: Option<(usize, f64)>) {
-        if self.inner.limiter.limit().is_some() {
+        if self.is_rate_limited() {
             return;
         }
         let (host, level, goodput) = {
@@ -617,6 +631,11 @@ pub(crate) struct Credit {
 }
 
 impl Credit {
+    /// Waits for the link's bandwidth limit to allow `n` more bytes of this attempt.
+    pub(crate) async fn pace(&self, n: usize) {
+        self.link.inner.limiter.acquire(n as u64).await;
+    }
+
     /// Counts `n` body bytes just handed to the connection.
     pub(crate) fn sent(&self, n: u64) {
         if self.started.elapsed() < EARLY {

@@ -319,7 +319,7 @@ mod tests {
         let reporter = Reporter::spawn(
             client.clone(),
             upload_id.to_owned(),
-            Arc::new(Tracker::new(plan, None)),
+            Arc::new(Tracker::new(plan, None, None)),
             10,
             Duration::from_millis(10),
             Some(journal.clone()),

@@ -117,8 +117,11 @@ impl Session {
             received,
             upload_headers,
         } = prepared;
-        let tracker = Arc::new(Tracker::new(plan, Some(publisher)));
-        tracker.show_level(admission.link().level_gauge());
+        let tracker = Arc::new(Tracker::new(
+            plan,
+            Some(publisher),
+            Some(admission.link().level_gauge()),
+        ));
         tracker.set_session(&upload_id, asset_id.as_deref());
         tracker.mark_already_done(done.iter().copied());
         let todo: Vec<u64> = plan
@@ -284,7 +287,7 @@ impl Session {
     fn straggler(&self) -> Option<(u64, Arc<Race>, SlotPermit)> {
         // Under a bandwidth limit every chunk is as slow as the limit makes it, and a copy
         // would only share the same limit; a PUT that truly hangs meets the watchdog.
-        if self.link().status().rate_limit.is_some() {
+        if self.link().is_rate_limited() {
             return None;
         }
         // Seconds per byte of a typical acknowledged PUT, so a short last chunk does not
@@ -552,13 +555,7 @@ impl Session {
         let started = Instant::now();
         let body = self
             .source
-            .body(
-                spec,
-                sent,
-                activity.clone(),
-                self.link().clone(),
-                credit.clone(),
-            )
+            .body(spec, sent, activity.clone(), credit.clone())
             .await
             .map_err(ChunkError::Io)?;
         let etag = put_chunk(

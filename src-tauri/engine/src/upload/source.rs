@@ -143,7 +143,7 @@ impl SourceFile {
     }
 
     /// A request body that streams chunk `spec` from the file, counting bytes into `sent`
-    /// and into the attempt's goodput `credit`, paced by the `link`'s bandwidth limit, and
+    /// and into the attempt's goodput `credit`, paced by its link's bandwidth limit, and
     /// stamping `activity` as data moves. A file that turns out shorter than planned
     /// ends the body with an `UnexpectedEof` error rather than sending a short chunk.
     pub(crate) async fn body(
@@ -151,7 +151,6 @@ impl SourceFile {
         spec: ChunkSpec,
         sent: Arc<AtomicU64>,
         activity: Arc<Activity>,
-        link: super::link::Link,
         credit: Arc<super::link::Credit>,
     ) -> io::Result<reqwest::Body> {
         let mut file = tokio::fs::File::open(&self.path).await?;
@@ -161,7 +160,6 @@ impl SourceFile {
         let stream = futures_util::stream::try_unfold((reader, 0u64), move |(mut reader, done)| {
             let sent = sent.clone();
             let activity = activity.clone();
-            let link = link.clone();
             let credit = credit.clone();
             async move {
                 let want = READ_BUF.min((len - done).try_into().unwrap_or(READ_BUF));
@@ -176,7 +174,7 @@ impl SourceFile {
                         "the file is shorter than when the upload began",
                     ));
                 }
-                link.pace(n).await;
+                credit.pace(n).await;
                 sent.fetch_add(n as u64, Ordering::Relaxed);
                 credit.sent(n as u64);
                 activity.touch();

@@ -1,7 +1,7 @@
 //! The live state behind [`UploadProgress`] snapshots, and the ticker that publishes them.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -21,7 +21,7 @@ pub(crate) struct Tracker {
     /// deliver a stale one after a phase change).
     publisher: Option<Arc<Publisher>>,
     /// The process's parallelism level, for the snapshot.
-    level: std::sync::OnceLock<Arc<std::sync::atomic::AtomicUsize>>,
+    level: Option<Arc<AtomicUsize>>,
     state: Mutex<State>,
 }
 
@@ -54,13 +54,19 @@ struct State {
 }
 
 impl Tracker {
-    pub(crate) fn new(plan: ChunkPlan, publisher: Option<Arc<Publisher>>) -> Self {
+    /// A tracker of `plan`, publishing to `publisher`, showing `level` (the link's chunks
+    /// allowed in flight) in every snapshot.
+    pub(crate) fn new(
+        plan: ChunkPlan,
+        publisher: Option<Arc<Publisher>>,
+        level: Option<Arc<AtomicUsize>>,
+    ) -> Self {
         let total = usize::try_from(plan.total_chunks()).unwrap_or(usize::MAX);
         Self {
             started: Instant::now(),
             plan,
             publisher,
-            level: std::sync::OnceLock::new(),
+            level,
             state: Mutex::new(State {
                 phase: UploadPhase::Starting,
                 upload_id: None,
@@ -77,11 +83,6 @@ impl Tracker {
                 high_water: 0.0,
             }),
         }
-    }
-
-    /// Shows `level` (the link's chunks allowed in flight) in every snapshot.
-    pub(crate) fn show_level(&self, level: Arc<std::sync::atomic::AtomicUsize>) {
-        let _ = self.level.set(level);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -274,7 +275,7 @@ impl Tracker {
             },
             retries: s.retries,
             urls_refreshed: s.urls_refreshed,
-            parallelism: self.level.get().map_or(0, |l| {
+            parallelism: self.level.as_ref().map_or(0, |l| {
                 u32::try_from(l.load(Ordering::Relaxed)).unwrap_or(u32::MAX)
             }),
             chunks_in_flight: u32::try_from(s.in_flight.len()).unwrap_or(u32::MAX),
@@ -324,7 +325,7 @@ mod tests {
     #[test]
     fn percentage_never_goes_backwards_when_an_attempt_fails() {
         let plan = ChunkPlan::new(100, 10, None).unwrap();
-        let t = Tracker::new(plan, None);
+        let t = Tracker::new(plan, None, None);
         t.set_phase(UploadPhase::Uploading);
         let sent = Arc::new(AtomicU64::new(0));
         t.chunk_started(1, sent.clone(), None);
@@ -349,7 +350,7 @@ mod tests {
     #[test]
     fn resume_counts_done_chunks_once_and_abandoned_ones_go_back_to_pending() {
         let plan = ChunkPlan::new(25, 10, None).unwrap();
-        let t = Tracker::new(plan, None);
+        let t = Tracker::new(plan, None, None);
         t.mark_already_done([1, 3, 3]);
         let p = t.snapshot();
         assert_eq!((p.completed_chunks, p.bytes_acknowledged), (2, 15));
