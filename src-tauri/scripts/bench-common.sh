@@ -35,17 +35,25 @@ start_sandbox() {
   target/release/tl-sandbox --listen 127.0.0.1:0 --api-key k --storage discard "$@" \
     >"$bench/$name-sandbox.out" 2>"$bench/$name-sandbox.err" &
   sandbox_pid=$!
+  read_listen_line "$bench/$name-sandbox.out" "$bench/$name-sandbox.err"
+  echo "    listening on $origin"
+}
+
+# Sets $origin from the listening line the sandbox started as $sandbox_pid prints to the
+# file $1 (polled for up to 10 s); if it exits or stays silent, shows its stderr ($2) and
+# exits.
+read_listen_line() {
+  local out=$1 err=$2
   origin=""
   for _ in $(seq 200); do
-    origin=$(sed -n 's/^tl-sandbox listening on //p' "$bench/$name-sandbox.out")
+    origin=$(sed -n 's/^tl-sandbox listening on //p' "$out")
     [ -n "$origin" ] && break
     kill -0 "$sandbox_pid" 2>/dev/null || break
     sleep 0.05
   done
   if [ -z "$origin" ]; then
     echo "error: tl-sandbox did not start:" >&2
-    cat "$bench/$name-sandbox.err" >&2
+    cat "$err" >&2
     exit 1
   fi
-  echo "    listening on $origin"
 }

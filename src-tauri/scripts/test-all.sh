@@ -109,6 +109,9 @@ bash src-tauri/scripts/bench-memory.sh
 step "benchmark: tlup beside the official SDKs on emulated links (QUICK=1)"
 QUICK=1 bash src-tauri/scripts/bench-links.sh
 
+step "fault table: every sandbox fault knob against tlup (QUICK=1)"
+QUICK=1 bash src-tauri/scripts/fault-table.sh
+
 if [ "${TL_SKIP_BUNDLES:-0}" = "1" ]; then
   step "bundles: SKIPPED (TL_SKIP_BUNDLES=1); the suite is not complete"
 else

@@ -13,6 +13,12 @@ use crate::ipc::{self, ChunkFlight, ResumeState, UploadState};
 /// the row to show how many chunks the app sends at once.
 pub fn apply(view: &mut ipc::UploadRow, p: &tl_upload::UploadProgress, paused: bool) {
     view.state = shown(p.status, paused, view.state);
+    // Since when it waits for the network, only while the row says it does.
+    view.offline_since_ms = if view.state == UploadState::WaitingForNetwork {
+        p.offline_since_ms
+    } else {
+        None
+    };
     if p.total_chunks == 0 {
         // Queued or starting, before the session: the engine knows nothing of the file yet,
         // and what the queue knows (its size, a resumed session's id) stays.
@@ -55,6 +61,7 @@ pub fn shown(phase: UploadPhase, paused: bool, current: UploadState) -> UploadSt
         UploadPhase::Queued
         | UploadPhase::Starting
         | UploadPhase::Uploading
+        | UploadPhase::WaitingForNetwork
         | UploadPhase::Paused
             if paused =>
         {
@@ -63,6 +70,7 @@ pub fn shown(phase: UploadPhase, paused: bool, current: UploadState) -> UploadSt
         UploadPhase::Queued => UploadState::Queued,
         UploadPhase::Starting => UploadState::Starting,
         UploadPhase::Uploading | UploadPhase::Paused => UploadState::Uploading,
+        UploadPhase::WaitingForNetwork => UploadState::WaitingForNetwork,
         UploadPhase::Confirming => UploadState::Confirming,
         UploadPhase::Processing | UploadPhase::Completed => UploadState::Processing,
         UploadPhase::Failed | UploadPhase::Cancelled => current,
@@ -169,6 +177,7 @@ mod tests {
                 ChunkState::Failed,
                 ChunkState::Pending,
             ],
+            ..tl_upload::UploadProgress::starting()
         }
     }
 
@@ -234,6 +243,26 @@ mod tests {
         assert_eq!(
             shown(UploadPhase::Cancelled, false, UploadState::Uploading),
             UploadState::Uploading
+        );
+    }
+
+    #[test]
+    fn waiting_for_the_network_shows_since_when_and_a_pause_still_wins() {
+        let mut v = view();
+        let offline = tl_upload::UploadProgress {
+            offline_since_ms: Some(1_700_000_000_000),
+            ..snapshot(UploadPhase::WaitingForNetwork)
+        };
+        apply(&mut v, &offline, false);
+        assert_eq!(v.state, UploadState::WaitingForNetwork);
+        assert_eq!(v.offline_since_ms, Some(1_700_000_000_000));
+        apply(&mut v, &offline, true);
+        assert_eq!((v.state, v.offline_since_ms), (UploadState::Paused, None));
+        apply(&mut v, &offline, false);
+        apply(&mut v, &snapshot(UploadPhase::Uploading), false);
+        assert_eq!(
+            (v.state, v.offline_since_ms),
+            (UploadState::Uploading, None)
         );
     }
 

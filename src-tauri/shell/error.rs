@@ -69,8 +69,9 @@ impl From<UploadError> for CommandError {
             UploadError::Api(api) => api_code(api),
             UploadError::Chunk { source, .. }
             | UploadError::RetryBudgetExhausted { source, .. } => chunk_code(source),
-            UploadError::Timeout { .. } => ErrorCode::Network,
-            UploadError::SessionFailed { .. }
+            UploadError::Timeout { .. } | UploadError::NetworkLost { .. } => ErrorCode::Network,
+            UploadError::NotConfirmed { .. }
+            | UploadError::SessionFailed { .. }
             | UploadError::ChunksFailed { .. }
             | UploadError::AssetFailed { .. }
             | UploadError::Protocol(_) => ErrorCode::Server,
@@ -108,7 +109,8 @@ fn chunk_code(e: &ChunkError) -> ErrorCode {
     match e {
         ChunkError::Transport { .. }
         | ChunkError::Stalled { .. }
-        | ChunkError::UrlExpired { .. } => ErrorCode::Network,
+        | ChunkError::UrlExpired { .. }
+        | ChunkError::Interrupted => ErrorCode::Network,
         ChunkError::Io(_) => ErrorCode::Io,
         ChunkError::Url(api) => api_code(api),
         _ => ErrorCode::Server,

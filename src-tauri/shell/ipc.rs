@@ -48,6 +48,9 @@ pub enum UploadState {
     Starting,
     /// Chunks are moving.
     Uploading,
+    /// The network is gone: nothing is sent, the engine asks the API now and then, and the
+    /// upload goes on by itself when it answers (see `offlineSinceMs`).
+    WaitingForNetwork,
     /// Paused by the user: chunks in flight finish, no new one starts.
     Paused,
     /// Every chunk is stored and reported; confirming with the server.
@@ -181,6 +184,10 @@ pub struct UploadRow {
     /// When it was added (milliseconds since the Unix epoch).
     #[ts(type = "number")]
     pub added_at: u64,
+    /// Since when (milliseconds since the Unix epoch) it has been waiting for the network,
+    /// while its state is `waitingForNetwork`; `null` otherwise.
+    #[ts(type = "number | null")]
+    pub offline_since_ms: Option<u64>,
 }
 
 impl UploadRow {
@@ -218,6 +225,7 @@ impl UploadRow {
             parallelism: 0,
             error: None,
             added_at,
+            offline_since_ms: None,
         }
     }
 }
@@ -353,6 +361,8 @@ pub struct Settings {
     pub files_at_once: u32,
     /// The media type new uploads declare.
     pub file_type: MediaType,
+    /// Whether the app keeps the computer from idle sleep while an upload is running.
+    pub keep_awake: bool,
     /// The API base URL in use (the sandbox's loopback URL in sandbox mode).
     pub base_url: String,
     /// Where the journal lives.
@@ -379,4 +389,9 @@ pub struct SettingsInput {
     pub files_at_once: u32,
     /// The media type of new uploads.
     pub file_type: MediaType,
+    /// Keep the computer from idle sleep while an upload is running; left out (or `null`)
+    /// keeps the current choice.
+    #[serde(default)]
+    #[ts(optional)]
+    pub keep_awake: Option<bool>,
 }

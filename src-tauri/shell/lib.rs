@@ -8,6 +8,7 @@
 //! - [`state`]: [`AppState`], the one managed state, and [`Config`] (the environment
 //!   overrides are documented there).
 //! - `queue`: the uploads in the order added, and the task that hands them to the engine.
+//! - [`awake`]: the computer kept awake while an upload runs (when the setting says so).
 //! - `sessions`: file checks, resumable sessions, resuming and forgetting them.
 //! - `forward`: engine progress to `upload://progress` events.
 //! - [`convert`]: engine types to IPC types.
@@ -16,6 +17,7 @@
 //! - [`desktop`]: single instance, window state and the log file, for the real app only.
 //! - [`opened`]: files from the command line, a second launch, or macOS's Open With.
 
+pub mod awake;
 mod commands;
 pub mod convert;
 pub mod desktop;
@@ -81,7 +83,8 @@ pub fn register<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
         ])
 }
 
-/// Makes the [`AppState`] from `config`, hands it to Tauri and starts the queue's task.
+/// Makes the [`AppState`] from `config`, hands it to Tauri and starts the queue's task and
+/// the one that keeps the computer awake while uploads run.
 /// `log_dir` is where the logger writes, when not Tauri's `app_log_dir`.
 ///
 /// # Errors
@@ -116,8 +119,10 @@ pub fn start<R: Runtime>(
     state
         .queue
         .publish_to(Box::new(move |view| forward::progress(&handle, view)));
+    let (running, keep_awake) = (state.queue.running(), state.keep_awake());
     app.manage(state);
     tauri::async_runtime::spawn(queue::run(app.clone()));
+    tauri::async_runtime::spawn(awake::run(running, keep_awake));
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! The settings the app keeps between runs, in `settings.json` in the data directory.
 //!
-//! Only choices live here (the endpoint, the link, the media type). The API key never does:
+//! Only choices live here (the endpoint, the link, the media type, keeping the computer
+//! awake). The API key never does:
 //! it is in the OS keychain (see [`crate::keychain`]), and the file is written without it,
 //! so copying or sharing a data directory cannot leak it.
 //!
@@ -8,11 +9,12 @@
 //!
 //! ```json
 //! { "endpoint": "sandbox", "parallelChunks": "auto", "bandwidthLimit": null,
-//!   "filesAtOnce": 3, "fileType": "video" }
+//!   "filesAtOnce": 3, "fileType": "video", "keepAwake": true }
 //! ```
 //!
 //! `parallelChunks` is `"auto"` or `{ "fixed": n }` (1–64); `bandwidthLimit` is bytes per
-//! second for all uploads together, `null` for none. Each field is read on its own: a field
+//! second for all uploads together, `null` for none; `keepAwake` keeps the computer from
+//! idle sleep while an upload is running (on unless turned off). Each field is read on its own: a field
 //! that is missing or cannot be read takes its default, and a number out of range is brought
 //! into range, so one bad value never costs the others.
 //!
@@ -66,6 +68,8 @@ pub struct StoredSettings {
     pub files_at_once: u32,
     /// The media type new uploads declare.
     pub file_type: MediaType,
+    /// Whether the computer is kept from idle sleep while an upload is running.
+    pub keep_awake: bool,
 }
 
 impl Default for StoredSettings {
@@ -76,18 +80,19 @@ impl Default for StoredSettings {
             bandwidth_limit: None,
             files_at_once: DEFAULT_FILES_AT_ONCE,
             file_type: MediaType::Video,
+            keep_awake: true,
         }
     }
 }
 
 impl StoredSettings {
-    /// Checks what the UI sent.
+    /// Checks what the UI sent; a choice it left out stays as in `current`.
     ///
     /// # Errors
     ///
     /// [`ErrorCode::Invalid`](crate::ipc::ErrorCode::Invalid), saying which value is out of
     /// range and what is allowed.
-    pub fn from_input(input: &SettingsInput) -> Result<Self, CommandError> {
+    pub fn from_input(input: &SettingsInput, current: &Self) -> Result<Self, CommandError> {
         if let ParallelChunks::Fixed(n) = input.parallel_chunks
             && !FIXED_CHUNKS.contains(&n)
         {
@@ -114,6 +119,7 @@ impl StoredSettings {
             bandwidth_limit: input.bandwidth_limit,
             files_at_once: input.files_at_once,
             file_type: input.file_type,
+            keep_awake: input.keep_awake.unwrap_or(current.keep_awake),
         })
     }
 
@@ -148,6 +154,7 @@ impl StoredSettings {
                 n.clamp(*FILES_AT_ONCE.start(), *FILES_AT_ONCE.end())
             }),
             file_type: field(&map, "fileType").unwrap_or(defaults.file_type),
+            keep_awake: field(&map, "keepAwake").unwrap_or(defaults.keep_awake),
         }
     }
 
@@ -264,7 +271,13 @@ mod tests {
             bandwidth_limit: None,
             files_at_once: 3,
             file_type: MediaType::Video,
+            keep_awake: None,
         }
+    }
+
+    /// `from_input` over the defaults.
+    fn checked(input: &SettingsInput) -> Result<StoredSettings, CommandError> {
+        StoredSettings::from_input(input, &StoredSettings::default())
     }
 
     #[test]
@@ -335,6 +348,7 @@ mod tests {
             bandwidth_limit: Some(5_000_000),
             files_at_once: 2,
             file_type: MediaType::Audio,
+            keep_awake: false,
         };
         s.save(&path).unwrap();
         assert_eq!(StoredSettings::load(&path), s);
@@ -347,6 +361,7 @@ mod tests {
                 "bandwidthLimit": 5_000_000,
                 "filesAtOnce": 2,
                 "fileType": "audio",
+                "keepAwake": false,
             })
         );
         let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap())
@@ -359,12 +374,39 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains(r#""parallelChunks": "auto""#), "{text}");
         assert!(text.contains(r#""bandwidthLimit": null"#), "{text}");
+        assert!(text.contains(r#""keepAwake": true"#), "{text}");
+    }
+
+    #[test]
+    fn keeping_awake_is_on_unless_turned_off_and_an_input_without_it_keeps_the_choice() {
+        assert!(StoredSettings::default().keep_awake);
+        assert!(
+            load_text(r#"{"endpoint": "sandbox"}"#).keep_awake,
+            "older files"
+        );
+        assert!(load_text(r#"{"keepAwake": "no"}"#).keep_awake, "unreadable");
+        assert!(!load_text(r#"{"keepAwake": false}"#).keep_awake);
+        let off = StoredSettings {
+            keep_awake: false,
+            ..StoredSettings::default()
+        };
+        let left_out = StoredSettings::from_input(&input(), &off).unwrap();
+        assert!(!left_out.keep_awake, "left out: the current choice stays");
+        let on = StoredSettings::from_input(
+            &SettingsInput {
+                keep_awake: Some(true),
+                ..input()
+            },
+            &off,
+        )
+        .unwrap();
+        assert!(on.keep_awake);
     }
 
     #[test]
     fn input_is_checked_with_messages_that_say_what_is_allowed() {
         let refused = |input: SettingsInput| {
-            let e = StoredSettings::from_input(&input).unwrap_err();
+            let e = checked(&input).unwrap_err();
             assert_eq!(e.code, crate::ipc::ErrorCode::Invalid);
             e.message
         };
@@ -396,7 +438,7 @@ mod tests {
             ..input()
         });
         assert!(m.contains("1–8, got 9"), "{m}");
-        let ok = StoredSettings::from_input(&SettingsInput {
+        let ok = checked(&SettingsInput {
             parallel_chunks: ParallelChunks::Fixed(64),
             bandwidth_limit: Some(10_000),
             files_at_once: 8,

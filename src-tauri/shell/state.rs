@@ -33,6 +33,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tl_upload::{ConfigError, DEFAULT_BASE_URL, Journal, MultipartUploadClient, Uploader};
+use tokio::sync::watch;
 
 use crate::ipc::{AddResult, CommandError, Endpoint, Settings, SettingsInput};
 use crate::keychain::Keychain;
@@ -168,6 +169,9 @@ pub struct AppState {
     keychain_available: AtomicBool,
     /// The uploads.
     pub(crate) queue: Queue,
+    /// The "keep the computer awake" setting, for the task that holds the guard (see
+    /// [`crate::awake`]).
+    keep_awake: watch::Sender<bool>,
     /// Files given on the command line that could not be queued, until the UI takes them.
     refused: Mutex<Vec<AddResult>>,
 }
@@ -246,6 +250,7 @@ impl AppState {
             sandbox: Mutex::new(None),
             keychain_available: AtomicBool::new(probe.available),
             queue: Queue::default(),
+            keep_awake: watch::Sender::new(settings.keep_awake),
             refused: Mutex::new(Vec::new()),
         })
     }
@@ -313,6 +318,12 @@ impl AppState {
         Ok((Endpoint::Sandbox, c))
     }
 
+    /// Whether the setting asks to keep the computer awake while uploads run, updated on
+    /// every change.
+    pub(crate) fn keep_awake(&self) -> watch::Receiver<bool> {
+        self.keep_awake.subscribe()
+    }
+
     /// The stored settings.
     pub fn stored_settings(&self) -> StoredSettings {
         self.conn().settings
@@ -333,6 +344,7 @@ impl AppState {
             bandwidth_limit: conn.settings.bandwidth_limit,
             files_at_once: conn.settings.files_at_once,
             file_type: conn.settings.file_type,
+            keep_awake: conn.settings.keep_awake,
             base_url: client.base_url().to_owned(),
             journal_path: match &self.journal {
                 Ok(journal) => journal.path().to_string_lossy().into_owned(),
@@ -344,17 +356,17 @@ impl AppState {
     }
 
     /// Changes and saves the settings. A new endpoint applies to uploads that start from
-    /// now on; the parallelism, the bandwidth limit and the files at once apply at once, to
-    /// running uploads too.
+    /// now on; the parallelism, the bandwidth limit, the files at once and keeping the
+    /// computer awake apply at once, to running uploads too.
     ///
     /// # Errors
     ///
     /// [`ErrorCode::Invalid`] for values out of range or TwelveLabs without a key;
     /// [`ErrorCode::Io`] when the file cannot be written (nothing changes then).
     pub fn set_settings(&self, input: &SettingsInput) -> Result<Settings, CommandError> {
-        let new = StoredSettings::from_input(input)?;
         {
             let mut conn = self.conn();
+            let new = StoredSettings::from_input(input, &conn.settings)?;
             if new.endpoint == Endpoint::Twelvelabs && conn.remote.is_none() {
                 return Err(CommandError::invalid(
                     "save a TwelveLabs API key first; until then uploads go to the local sandbox",
@@ -362,6 +374,7 @@ impl AppState {
             }
             new.save(&self.data_dir.join(SETTINGS_FILE))?;
             new.apply_to(&self.uploader)?;
+            self.keep_awake.send_replace(new.keep_awake);
             conn.settings = new;
         }
         self.settings()

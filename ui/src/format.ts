@@ -119,6 +119,26 @@ export function formatAgo(atSeconds: number | null, nowMs: number): string | nul
   return `${Math.floor(ago / 86400)} d ago`;
 }
 
+/** Which clock to read a time of day on; the user's locale and time zone unless given. */
+export interface ClockOptions {
+  locale?: string;
+  timeZone?: string;
+}
+
+/** A time of day the way the user's locale writes it short: "14:02", "2:02 PM"; "" if none. */
+export function formatClock(ms: number, options: ClockOptions = {}): string {
+  if (!Number.isFinite(ms)) return "";
+  const format: Intl.DateTimeFormatOptions = { timeStyle: "short" };
+  if (options.timeZone !== undefined) format.timeZone = options.timeZone;
+  return new Intl.DateTimeFormat(options.locale, format).format(new Date(ms));
+}
+
+/** "Waiting for network since 14:02", or without a time when the shell gave none. */
+export function formatWaiting(offlineSinceMs: number | null, options: ClockOptions = {}): string {
+  const at = offlineSinceMs === null ? "" : formatClock(offlineSinceMs, options);
+  return at === "" ? "Waiting for network" : `Waiting for network since ${at}`;
+}
+
 /** The host of an API base URL ("api.twelvelabs.io"), or the text itself if it is no URL. */
 export function hostOf(baseUrl: string): string {
   try {

@@ -61,7 +61,7 @@ export async function start(backend: Backend): Promise<void> {
 
   store.subscribe(() => {
     const summary = store.summary();
-    header.showActivity(summary.active, summary.rate);
+    header.showActivity(summary.active, summary.rate, summary.waiting);
     const inQueue = new Set<string>();
     for (const upload of store.ordered()) if (upload.uploadId !== null) inQueue.add(upload.uploadId);
     sessions.hideQueued(inQueue);

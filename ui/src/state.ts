@@ -21,8 +21,13 @@ export interface ApplyResult {
   failure: CommandError | null;
 }
 
-/** States in which chunks move or are about to. */
-const ACTIVE: ReadonlySet<UploadState> = new Set<UploadState>(["starting", "uploading", "confirming"]);
+/** States in which chunks move or are about to (waiting for the network goes on by itself). */
+const ACTIVE: ReadonlySet<UploadState> = new Set<UploadState>([
+  "starting",
+  "uploading",
+  "confirming",
+  "waitingForNetwork",
+]);
 /** States that are over, so the row may be removed. */
 const FINISHED: ReadonlySet<UploadState> = new Set<UploadState>(["completed", "failed", "cancelled"]);
 
@@ -30,6 +35,7 @@ const STATE_LABELS: Record<UploadState, string> = {
   queued: "Queued",
   starting: "Starting",
   uploading: "Uploading",
+  waitingForNetwork: "Waiting for network",
   paused: "Paused",
   confirming: "Confirming",
   processing: "Processing",
@@ -53,7 +59,7 @@ export function isFinished(state: UploadState): boolean {
 
 /** What the buttons of a row may do in a state. */
 export function canPause(state: UploadState): boolean {
-  return state === "queued" || state === "starting" || state === "uploading";
+  return state === "queued" || state === "starting" || state === "uploading" || state === "waitingForNetwork";
 }
 export function canResume(state: UploadState): boolean {
   return state === "paused" || state === "failed" || state === "cancelled";
@@ -164,14 +170,20 @@ export class UploadStore {
     return this.shownAcked.get(id) ?? 0;
   }
 
-  /** Counts for the queue's heading. */
-  summary(): { total: number; active: number; completed: number; failed: number; rate: number } {
+  /**
+   * Counts for the queue's heading and the header: `active` are sending (or about to),
+   * `waiting` wait for the network, and `rate` is what the active ones send together.
+   */
+  summary(): { total: number; active: number; waiting: number; completed: number; failed: number; rate: number } {
     let active = 0;
+    let waiting = 0;
     let completed = 0;
     let failed = 0;
     let rate = 0;
     for (const u of this.uploads.values()) {
-      if (isActive(u.state)) {
+      if (u.state === "waitingForNetwork") {
+        waiting += 1;
+      } else if (isActive(u.state)) {
         active += 1;
         rate += Number.isFinite(u.bytesPerSecond) ? Math.max(0, u.bytesPerSecond) : 0;
       } else if (u.state === "completed" || u.state === "processing") {
@@ -180,7 +192,7 @@ export class UploadStore {
         failed += 1;
       }
     }
-    return { total: this.uploads.size, active, completed, failed, rate };
+    return { total: this.uploads.size, active, waiting, completed, failed, rate };
   }
 
   private merge(progress: UploadRow): ApplyResult {

@@ -33,6 +33,7 @@ export function progress(overrides: Partial<UploadRow> = {}): UploadRow {
     parallelism: 8,
     error: null,
     addedAt: 1_000,
+    offlineSinceMs: null,
     ...overrides,
   };
 }
@@ -63,6 +64,7 @@ export const SETTINGS: Settings = {
   bandwidthLimit: null,
   filesAtOnce: 3,
   fileType: "video",
+  keepAwake: true,
   baseUrl: "http://127.0.0.1:4100/v1.3",
   journalPath: "/home/me/.local/share/tl-uploader/journal.sqlite",
   logDir: "/home/me/.local/state/io.tluploader.desktop/logs",

@@ -6,14 +6,32 @@ import {
   formatAgo,
   formatBytes,
   formatBytesOf,
+  formatClock,
   formatDuration,
   formatEta,
   formatExpiry,
   formatPercent,
   formatRate,
+  formatWaiting,
   hostOf,
   plural,
 } from "../src/format.js";
+
+test("a time of day in the given locale and time zone", () => {
+  // 2026-05-06 07:08:09 UTC.
+  const at = 1_778_051_289_000;
+  assert.equal(formatClock(at, { locale: "en-GB", timeZone: "UTC" }), "07:08");
+  assert.equal(formatClock(at, { locale: "en-GB", timeZone: "Europe/Berlin" }), "09:08");
+  // The locale's own short form; en-US puts a (narrow) space before AM.
+  assert.match(formatClock(at, { locale: "en-US", timeZone: "UTC" }), /^7:08\sAM$/u);
+  assert.equal(formatClock(Number.NaN), "");
+});
+
+test("waiting for the network says since when, or nothing when unknown", () => {
+  const at = 1_778_051_289_000;
+  assert.equal(formatWaiting(at, { locale: "en-GB", timeZone: "UTC" }), "Waiting for network since 07:08");
+  assert.equal(formatWaiting(null), "Waiting for network");
+});
 
 test("bytes use 1000-based units with at most one decimal", () => {
   assert.equal(formatBytes(0), "0 B");

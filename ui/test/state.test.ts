@@ -165,7 +165,26 @@ test("the summary counts active uploads and adds their rates", () => {
   store.apply(progress({ id: "c", state: "paused", bytesPerSecond: 9_999 }));
   store.apply(progress({ id: "d", state: "completed" }));
   store.apply(progress({ id: "e", state: "failed" }));
-  assert.deepEqual(store.summary(), { total: 5, active: 2, completed: 1, failed: 1, rate: 1_500 });
+  assert.deepEqual(store.summary(), { total: 5, active: 2, waiting: 0, completed: 1, failed: 1, rate: 1_500 });
+});
+
+test("uploads waiting for the network are counted apart and send nothing", () => {
+  const store = new UploadStore();
+  store.apply(progress({ id: "a", state: "uploading", bytesPerSecond: 1_000 }));
+  store.apply(progress({ id: "b", state: "waitingForNetwork", bytesPerSecond: 700, offlineSinceMs: 5 }));
+  assert.deepEqual(store.summary(), { total: 2, active: 1, waiting: 1, completed: 0, failed: 0, rate: 1_000 });
+  assert.equal(stateLabel("waitingForNetwork"), "Waiting for network");
+  assert.equal(canPause("waitingForNetwork"), true);
+  assert.equal(canCancel("waitingForNetwork"), true);
+  assert.equal(canResume("waitingForNetwork"), false);
+  assert.equal(isFinished("waitingForNetwork"), false);
+});
+
+test("a row waiting for the network stays selected: it goes on by itself", () => {
+  const store = new UploadStore();
+  store.apply(progress({ id: "a", state: "waitingForNetwork", addedAt: 1 }));
+  store.apply(progress({ id: "b", state: "uploading", addedAt: 2 }));
+  assert.equal(store.selectedId, "a");
 });
 
 test("buttons follow the state", () => {

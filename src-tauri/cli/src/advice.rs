@@ -147,6 +147,9 @@ impl Advice {
                 "session {id} is being uploaded by another tlup (or the TL Uploader app) right now; wait for it to finish, or stop it and run `{}` again",
                 self.resume(id)
             ),
+            UploadError::NetworkLost { .. } | UploadError::NotConfirmed { .. } => {
+                format!("{e}: `{}`", self.resume(id))
+            }
             UploadError::OtherEndpoint { base_url, .. } => format!(
                 "{e}: `tlup --base-url {} resume {}`",
                 shell_word(base_url),

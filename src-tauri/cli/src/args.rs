@@ -56,6 +56,9 @@ pub struct ConnectionArgs {
     /// Print one JSON object per line on stdout instead of text and progress bars.
     #[arg(long)]
     pub json: bool,
+    /// Say more on stderr about what tlup does, such as whether the computer is kept awake.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 /// The same connection flags, given after the command. No environment here: the values
@@ -78,6 +81,9 @@ pub struct LocalConnectionArgs {
     /// Print one JSON object per line on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Say more on stderr about what tlup does.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 impl ConnectionArgs {
@@ -94,6 +100,7 @@ impl ConnectionArgs {
         }
         self.sandbox |= local.sandbox;
         self.json |= local.json;
+        self.verbose |= local.verbose;
         self
     }
 
@@ -197,9 +204,26 @@ pub struct TransferArgs {
     /// Abandon and retry a chunk whose connection moves no bytes for this long, in seconds.
     #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_positive_secs)]
     pub stall_timeout: Duration,
+    /// After the last chunk is reported, how long to keep asking until the platform says
+    /// the session is complete, in seconds (assembling a large file takes a while).
+    #[arg(long, value_name = "SECS", default_value = "600", value_parser = parse_positive_secs)]
+    pub confirm_timeout: Duration,
+    /// How long to wait for a network that went away before giving up (the session stays
+    /// resumable), in seconds; by default, as long as the session lives.
+    #[arg(long, value_name = "SECS", value_parser = parse_positive_secs)]
+    pub offline_limit: Option<Duration>,
+    /// The longest pause between two checks of whether the network is back, in seconds
+    /// (the first check comes after a second, then they double up to this).
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_positive_secs)]
+    pub probe_interval: Duration,
     /// After the upload, wait until the asset is ready.
     #[arg(long)]
     pub wait: bool,
+    /// Let the computer fall asleep when idle while uploading. By default tlup asks the
+    /// system to keep it awake until the transfer ends (the display may still turn off);
+    /// where the system cannot be asked, the upload goes on anyway (-v says why).
+    #[arg(long)]
+    pub no_keep_awake: bool,
 }
 
 /// `tlup resume`.
@@ -538,6 +562,29 @@ mod tests {
         assert_eq!(up.transfer.workers, Parallelism::Auto, "auto by default");
         assert_eq!(up.transfer.limit_rate, None, "no limit by default");
         assert_eq!(up.max_files, 16);
+        assert!(!up.transfer.no_keep_awake, "kept awake by default");
+    }
+
+    #[test]
+    fn keep_awake_can_be_turned_off_and_verbose_given_on_either_side() {
+        let cli = Cli::try_parse_from(["tlup", "-v", "upload", "--no-keep-awake", "f"]).unwrap();
+        let Command::Upload(up) = cli.command else {
+            panic!("not upload")
+        };
+        assert!(up.transfer.no_keep_awake);
+        assert!(cli.connection.merged(&up.connection).verbose);
+        let cli =
+            Cli::try_parse_from(["tlup", "resume", "u", "--verbose", "--no-keep-awake"]).unwrap();
+        let Command::Resume(resume) = cli.command else {
+            panic!("not resume")
+        };
+        assert!(resume.transfer.no_keep_awake);
+        assert!(cli.connection.merged(&resume.connection).verbose);
+        let help = Cli::command()
+            .find_subcommand_mut("upload")
+            .map(|c| c.render_long_help().to_string())
+            .unwrap_or_default();
+        assert!(help.contains("--no-keep-awake"), "{help}");
     }
 
     #[test]

@@ -1,10 +1,34 @@
 //! Text for people: sizes, rates, durations, dates, tables and shell words.
 
 use std::fmt::Write as _;
+use std::sync::OnceLock;
 
 use indicatif::HumanBytes;
-use time::OffsetDateTime;
 use time::macros::format_description;
+use time::{OffsetDateTime, UtcOffset};
+
+/// The local time zone's offset, read once at startup (see [`read_local_offset`]).
+static LOCAL_OFFSET: OnceLock<Option<UtcOffset>> = OnceLock::new();
+
+/// Reads the local time zone's offset for [`local_offset`]. Called by `main` before the
+/// async runtime starts its threads: on Unix the offset can only be read safely while the
+/// process has a single thread, and is unknown otherwise.
+pub fn read_local_offset() {
+    LOCAL_OFFSET.get_or_init(|| UtcOffset::current_local_offset().ok());
+}
+
+/// The local time zone's offset, when it could be read at startup.
+pub fn local_offset() -> Option<UtcOffset> {
+    LOCAL_OFFSET.get().copied().flatten()
+}
+
+/// `14:02:07`: the time of day of `at` in the time zone `offset`.
+pub fn clock(at: OffsetDateTime, offset: UtcOffset) -> String {
+    let format = format_description!("[hour]:[minute]:[second]");
+    at.to_offset(offset)
+        .format(&format)
+        .unwrap_or_else(|_| at.to_string())
+}
 
 /// `5.50 MiB`, the same units as the progress bar.
 pub fn bytes(n: u64) -> String {
@@ -123,6 +147,14 @@ mod tests {
         let later = at + time::Duration::seconds(65);
         assert_eq!(relative(Some(later), at), "in 1m 05s");
         assert_eq!(relative(Some(at), later), "1m 05s ago");
+    }
+
+    #[test]
+    fn clocks_show_the_time_of_day_in_the_offset() {
+        let at = OffsetDateTime::from_unix_timestamp(1_778_051_289).unwrap();
+        assert_eq!(clock(at, UtcOffset::UTC), "07:08:09");
+        let cest = UtcOffset::from_hms(2, 0, 0).unwrap();
+        assert_eq!(clock(at, cest), "09:08:09");
     }
 
     #[test]

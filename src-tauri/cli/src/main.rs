@@ -46,6 +46,8 @@ fn main() -> ExitCode {
             };
         }
     };
+    // While the process still has one thread: only then can the time zone be read.
+    format::read_local_offset();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {

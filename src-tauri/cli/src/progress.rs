@@ -5,12 +5,18 @@
 //! most that often, and JSON events are thinned to four a second per file (plus every phase
 //! change) so a log stays readable and a pipe never backs up into the upload. The bars of
 //! several files share one block on stderr (see [`Output::add_bar`]).
+//!
+//! An upload that waits for the network says since when (local time) on its bar, and in a
+//! line of its own when it starts and stops waiting, so a log without bars (stderr not a
+//! terminal) tells it too; its JSON events carry `"status": "waiting_for_network"` and
+//! `offline_since_ms`.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
+use time::{OffsetDateTime, UtcOffset};
 use tl_upload::{ProgressReceiver, UploadPhase, UploadProgress};
 
 use crate::format;
@@ -52,6 +58,8 @@ struct State {
     queued: bool,
     /// Whether the header was printed.
     announced: bool,
+    /// Since when (Unix milliseconds) the upload waits for the network, while it does.
+    offline_since_ms: Option<u64>,
     /// A JSON event held back by the thinning, printed when it is due unless a newer one
     /// replaces it first, so the latest state always comes out, at most a beat late.
     pending: Option<Value>,
@@ -170,6 +178,7 @@ impl FileProgress {
             }
         }
         state.chunks = (p.completed_chunks, p.total_chunks);
+        self.tell_network(&mut state, p);
         state.total = state.total.max(p.total_bytes);
         // A failed attempt makes bytes_sent step back; the bar should not.
         state.position = state.position.max(p.bytes_sent.min(p.total_bytes));
@@ -191,6 +200,38 @@ impl FileProgress {
             } else {
                 state.pending = Some(progress_event(&self.file, p));
             }
+        }
+    }
+
+    /// In human mode, a line when the upload starts waiting for the network and one when it
+    /// stops, for logs without bars; JSON events carry the phase anyway.
+    fn tell_network(&self, state: &mut State, p: &UploadProgress) {
+        let waiting = p.status == UploadPhase::WaitingForNetwork;
+        let now = now_ms();
+        match (state.offline_since_ms, waiting) {
+            (None, true) => {
+                let since = p.offline_since_ms.unwrap_or(now);
+                state.offline_since_ms = Some(since);
+                if !self.out.is_json() {
+                    self.out.note(&format!(
+                        "{}: {}; the upload goes on by itself when the network is back",
+                        self.file,
+                        offline_text(Some(since), now, format::local_offset())
+                    ));
+                }
+            }
+            (Some(since), false) => {
+                state.offline_since_ms = None;
+                if !self.out.is_json() {
+                    let away = now.saturating_sub(since) as f64 / 1000.0;
+                    self.out.note(&format!(
+                        "{}: the network is back after {}; uploading again",
+                        self.file,
+                        format::duration(away)
+                    ));
+                }
+            }
+            _ => {}
         }
     }
 
@@ -244,9 +285,41 @@ fn last_line(prefix: &str, position: u64, total: u64, message: &str) -> String {
     )
 }
 
+/// Milliseconds since the Unix epoch.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// `waiting for network since 14:02:07` (local time, `offset`), or `since 42s ago` when the
+/// time zone is unknown, or without a time when the engine gave none.
+fn offline_text(since_ms: Option<u64>, now_ms: u64, offset: Option<UtcOffset>) -> String {
+    let Some(since) = since_ms else {
+        return "waiting for network".to_owned();
+    };
+    let at = i64::try_from(since)
+        .ok()
+        .and_then(|ms| OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok());
+    match (at, offset) {
+        (Some(at), Some(offset)) => {
+            format!("waiting for network since {}", format::clock(at, offset))
+        }
+        _ => {
+            let ago = now_ms.saturating_sub(since) as f64 / 1000.0;
+            format!("waiting for network since {} ago", format::duration(ago))
+        }
+    }
+}
+
 /// The text after the byte counts: rate (with the process's parallelism), time left,
 /// chunks, and trouble if any.
 fn bar_message(p: &UploadProgress) -> String {
+    bar_message_at(p, now_ms(), format::local_offset())
+}
+
+/// [`bar_message`] at `now_ms` in the time zone `offset`.
+fn bar_message_at(p: &UploadProgress, now_ms: u64, offset: Option<UtcOffset>) -> String {
     let chunks = format!("chunks {}/{}", p.completed_chunks, p.total_chunks);
     let mut text = match p.status {
         UploadPhase::Queued => "queued".to_owned(),
@@ -262,6 +335,12 @@ fn bar_message(p: &UploadProgress) -> String {
                 rate
             };
             format!("{rate}  {left} left  {chunks}")
+        }
+        UploadPhase::WaitingForNetwork => {
+            format!(
+                "{}  {chunks}",
+                offline_text(p.offline_since_ms, now_ms, offset)
+            )
         }
         UploadPhase::Paused => format!("paused  {chunks}"),
         UploadPhase::Confirming => format!("confirming  {chunks}"),
@@ -309,7 +388,58 @@ mod tests {
             parallelism: 12,
             chunks_in_flight: 3,
             chunks: vec![tl_upload::ChunkState::Done; 40],
+            ..UploadProgress::starting()
         }
+    }
+
+    /// 2026-05-06 07:08:09 UTC, in Unix milliseconds.
+    const AT_MS: u64 = 1_778_051_289_000;
+
+    #[test]
+    fn waiting_for_network_says_since_when_in_local_time_or_how_long_ago() {
+        let offline = UploadProgress {
+            offline_since_ms: Some(AT_MS),
+            ..snapshot(UploadPhase::WaitingForNetwork)
+        };
+        let cest = UtcOffset::from_hms(2, 0, 0).ok();
+        assert_eq!(
+            bar_message_at(&offline, AT_MS + 65_000, cest),
+            "waiting for network since 09:08:09  chunks 12/40  2 retries"
+        );
+        assert_eq!(
+            bar_message_at(&offline, AT_MS + 65_000, None),
+            "waiting for network since 1m 05s ago  chunks 12/40  2 retries"
+        );
+        let no_time = snapshot(UploadPhase::WaitingForNetwork);
+        assert!(bar_message_at(&no_time, AT_MS, cest).starts_with("waiting for network  chunks"));
+    }
+
+    #[test]
+    fn json_events_carry_the_waiting_phase_and_since_when() {
+        let offline = UploadProgress {
+            offline_since_ms: Some(AT_MS),
+            damaged_chunks: 2,
+            ..snapshot(UploadPhase::WaitingForNetwork)
+        };
+        let v = progress_event("a.mp4", &offline);
+        assert_eq!(v["status"], "waiting_for_network");
+        assert_eq!(v["offline_since_ms"], AT_MS);
+        assert_eq!(v["damaged_chunks"], 2);
+        let online = progress_event("a.mp4", &snapshot(UploadPhase::Uploading));
+        assert_eq!(online["offline_since_ms"], Value::Null);
+    }
+
+    #[test]
+    fn an_outage_is_followed_from_its_start_to_its_end() {
+        let out = Output::new(true);
+        let p = FileProgress::start(&out, "a", "a", None, 1);
+        p.update(&UploadProgress {
+            offline_since_ms: Some(AT_MS),
+            ..snapshot(UploadPhase::WaitingForNetwork)
+        });
+        assert_eq!(p.state().offline_since_ms, Some(AT_MS));
+        p.update(&snapshot(UploadPhase::Uploading));
+        assert_eq!(p.state().offline_since_ms, None);
     }
 
     #[test]

@@ -154,6 +154,39 @@ pub enum UploadError {
         /// How long.
         waited: Duration,
     },
+    /// The network stayed away longer than the upload may wait for it.
+    #[error(
+        "no network for {} (since {since}): {detail}; session {upload_id} stays resumable, resume it when the network is back",
+        crate::error::format_span(*.waited)
+    )]
+    NetworkLost {
+        /// The session, which stays resumable until it expires.
+        upload_id: String,
+        /// How long the upload waited.
+        waited: Duration,
+        /// When the network went away, as UTC `HH:MM:SS`.
+        since: String,
+        /// Why the wait ended: the offline limit, or the session's end.
+        detail: String,
+    },
+    /// Every chunk is stored and reported, but the platform has not said the session is
+    /// complete within the confirmation limit.
+    #[error(
+        "the platform has not confirmed session {upload_id} after {}: it is still `{status}` with {completed} of {total} chunks completed; every chunk was sent and reported, so resume the session later to confirm it",
+        crate::error::format_span(*.waited)
+    )]
+    NotConfirmed {
+        /// The session, which stays resumable until it expires.
+        upload_id: String,
+        /// The status the server last gave.
+        status: String,
+        /// Chunks it counted complete.
+        completed: u64,
+        /// Chunks of the file.
+        total: u64,
+        /// How long the engine asked.
+        waited: Duration,
+    },
     /// The server answered something the protocol does not allow.
     #[error("the server broke the protocol: {0}")]
     Protocol(String),
@@ -201,6 +234,17 @@ pub enum UploadError {
     },
 }
 
+/// A span for messages: "45 s", "2 min 5 s", "1 h 3 min".
+pub(crate) fn format_span(d: Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        0..60 => format!("{secs} s"),
+        60..3600 if secs.is_multiple_of(60) => format!("{} min", secs / 60),
+        60..3600 => format!("{} min {} s", secs / 60, secs % 60),
+        _ => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
+    }
+}
+
 fn asset_suffix(asset_id: &Option<String>) -> String {
     asset_id
         .as_ref()
@@ -242,7 +286,10 @@ impl UploadError {
         match self {
             Self::Api(e) => e.is_retryable(),
             Self::Chunk { source, .. } => source.is_retryable(),
-            Self::RetryBudgetExhausted { .. } | Self::Timeout { .. } => true,
+            Self::RetryBudgetExhausted { .. }
+            | Self::Timeout { .. }
+            | Self::NetworkLost { .. }
+            | Self::NotConfirmed { .. } => true,
             _ => false,
         }
     }
@@ -271,6 +318,8 @@ impl UploadError {
             | Self::OtherEndpoint { upload_id, .. }
             | Self::AlreadyComplete { upload_id, .. }
             | Self::NeedsFile { upload_id }
+            | Self::NetworkLost { upload_id, .. }
+            | Self::NotConfirmed { upload_id, .. }
             | Self::Journal(crate::journal::JournalError::Locked { upload_id }) => Some(upload_id),
             Self::Cancelled { upload_id } => upload_id.as_deref(),
             _ => None,
@@ -290,11 +339,12 @@ pub enum ChunkError {
         /// The start of its body.
         message: String,
     },
-    /// The presigned URL had expired (403, or 400 "date is too old").
-    #[error("the presigned URL had expired ({status})")]
+    /// The presigned URL had expired (403, or 400 "date is too old"; or the storage closed
+    /// the connection after the URL's expiry, as S3 does before reading the body).
+    #[error("the presigned URL had expired{}", .status.map(|s| format!(" ({s})")).unwrap_or_else(|| " (the storage closed the connection)".into()))]
     UrlExpired {
-        /// The HTTP status.
-        status: u16,
+        /// The HTTP status, when the answer could be read.
+        status: Option<u16>,
     },
     /// The connection failed.
     #[error("the connection to {host} failed: {}", crate::api::error_causes(.source))]
@@ -320,6 +370,21 @@ pub enum ChunkError {
     /// Getting a presigned URL for the retry failed.
     #[error("could not get a presigned URL: {0}")]
     Url(#[source] ApiError),
+    /// The storage stored other bytes than those sent: its ETag is an MD5, and not the
+    /// MD5 of the bytes sent.
+    #[error(
+        "the storage's ETag {etag} is not the MD5 of the bytes sent ({sent}); the chunk arrived damaged"
+    )]
+    Damaged {
+        /// The MD5 of the bytes sent, hex.
+        sent: String,
+        /// The storage's ETag.
+        etag: String,
+    },
+    /// The attempt was stopped because the network went away (or the machine slept) while
+    /// it ran; it is sent again without counting as a retry.
+    #[error("the network went away during the attempt")]
+    Interrupted,
 }
 
 impl ChunkError {
@@ -330,16 +395,73 @@ impl ChunkError {
             Self::UrlExpired { .. }
             | Self::Transport { .. }
             | Self::Stalled { .. }
-            | Self::MissingEtag => true,
+            | Self::MissingEtag
+            | Self::Damaged { .. }
+            | Self::Interrupted => true,
             Self::Io(_) => false,
             Self::Url(e) => e.is_retryable(),
         }
+    }
+
+    /// Whether the failure could mean the network is gone (no answer of any kind), so the
+    /// API is asked before the failure is held against the chunk.
+    pub(crate) fn may_be_offline(&self) -> bool {
+        matches!(
+            self,
+            Self::Transport { .. }
+                | Self::Stalled { .. }
+                | Self::Interrupted
+                | Self::Url(ApiError::Transport { .. })
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spans_read_as_people_say_them() {
+        let s = Duration::from_secs;
+        assert_eq!(format_span(s(45)), "45 s");
+        assert_eq!(format_span(s(120)), "2 min");
+        assert_eq!(format_span(s(125)), "2 min 5 s");
+        assert_eq!(format_span(s(3780)), "1 h 3 min");
+    }
+
+    #[test]
+    fn the_network_and_confirmation_errors_say_the_session_stays_resumable() {
+        let e = UploadError::NetworkLost {
+            upload_id: "u1".into(),
+            waited: Duration::from_secs(600),
+            since: "14:02:00 UTC".into(),
+            detail: "the offline limit of 10 min was reached".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "no network for 10 min (since 14:02:00 UTC): the offline limit of 10 min was reached; session u1 stays resumable, resume it when the network is back"
+        );
+        assert!(e.is_retryable() && e.upload_id() == Some("u1"));
+        let e = UploadError::NotConfirmed {
+            upload_id: "u2".into(),
+            status: "active".into(),
+            completed: 4,
+            total: 4,
+            waited: Duration::from_secs(600),
+        };
+        assert!(
+            e.to_string()
+                .contains("still `active` with 4 of 4 chunks completed")
+                && e.to_string().contains("resume the session later"),
+            "{e}"
+        );
+        let expired = ChunkError::UrlExpired { status: None };
+        assert_eq!(
+            expired.to_string(),
+            "the presigned URL had expired (the storage closed the connection)"
+        );
+        assert!(!expired.may_be_offline() && ChunkError::Interrupted.may_be_offline());
+    }
 
     #[test]
     fn messages_say_what_to_do() {

@@ -44,6 +44,7 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 pub mod api;
+pub mod awake;
 pub mod error;
 pub mod journal;
 pub mod plan;

@@ -15,6 +15,10 @@ pub enum UploadPhase {
     Starting,
     /// Chunks are moving.
     Uploading,
+    /// The network is gone (connections refused, reset or unanswered, and the API does not
+    /// answer either): nothing is sent, a probe asks the API now and then, and the upload
+    /// goes on by itself when it answers. Time spent here costs no retries.
+    WaitingForNetwork,
     /// Paused by the caller: chunks in flight finish, no new one starts.
     Paused,
     /// Every chunk is stored and reported; confirming with the status call.
@@ -93,7 +97,8 @@ pub struct UploadProgress {
     pub bytes_per_second: f64,
     /// Estimated seconds left, once there is a rate to go by.
     pub eta_seconds: Option<f64>,
-    /// Chunk attempts that failed and were tried again.
+    /// Chunk attempts that failed and were tried again (an expired URL, replaced by a fresh
+    /// one, or a network outage waited out are not counted).
     pub retries: u64,
     /// Presigned URLs replaced because they expired, were about to, or failed.
     pub urls_refreshed: u64,
@@ -104,6 +109,14 @@ pub struct UploadProgress {
     /// This upload's chunk PUTs in flight now.
     #[serde(default)]
     pub chunks_in_flight: u32,
+    /// Since when (Unix milliseconds) the upload has been waiting for the network, while
+    /// [`status`](Self::status) is [`UploadPhase::WaitingForNetwork`].
+    #[serde(default)]
+    pub offline_since_ms: Option<u64>,
+    /// Chunks the storage stored with other bytes than those sent (its ETag was not the
+    /// MD5 of the bytes sent) and that were therefore sent again.
+    #[serde(default)]
+    pub damaged_chunks: u64,
     /// Every chunk's state, index 1 first.
     pub chunks: Vec<ChunkState>,
 }
@@ -127,6 +140,8 @@ impl UploadProgress {
             urls_refreshed: 0,
             parallelism: 0,
             chunks_in_flight: 0,
+            offline_since_ms: None,
+            damaged_chunks: 0,
             chunks: Vec::new(),
         }
     }

@@ -8,8 +8,8 @@ use clap::Args;
 use crate::{
     config::{DEFAULT_CHUNK_SIZE, DEFAULT_MAX_TOTAL_SIZE, SandboxBuilder, Storage},
     faults::{
-        FaultPlan, parse_count_bytes, parse_count_secs, parse_count_status, parse_fail_api,
-        parse_secs,
+        FaultPlan, OutageSpec, parse_count_bytes, parse_count_secs, parse_count_status,
+        parse_fail_api, parse_outage, parse_secs,
     },
 };
 
@@ -104,6 +104,47 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "N:STATUS[:RETRY_AFTER_SECS]", value_parser = parse_fail_api)]
     pub fail_api: Option<(u32, u16, Option<Duration>)>,
 
+    /// The next N chunk PUTs are stored with one byte flipped (the middle one), and their
+    /// ETag is the MD5 of the damaged bytes.
+    ///
+    /// A client that compares the ETag with its own MD5 of what it sent sees the mismatch;
+    /// a later correct PUT of the chunk replaces the damaged bytes. PUTs that a drop or a
+    /// failure fault takes are not stored, so they do not use up this count.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub corrupt_puts: u32,
+
+    /// Seconds a session stays `active` after its last chunk is reported, before it is
+    /// `completed` and its asset exists (0: at once).
+    ///
+    /// Meanwhile every chunk is listed completed, the status call and the listing of
+    /// incomplete sessions say `active`, and `GET /assets/{id}` is a 404. The completing
+    /// report already carries the asset's `url`.
+    #[arg(long, value_name = "SECS", default_value = "0", value_parser = parse_secs)]
+    pub complete_delay: Duration,
+
+    /// Answer a chunk PUT that will be refused (expired URL, bad signature, unknown or
+    /// finished session, an injected --fail-puts status) before reading its body, then
+    /// close the connection with the body unread, as S3 does.
+    ///
+    /// The kernel then resets the connection, so a client still sending a large body
+    /// usually sees a broken pipe or a reset instead of the status. Without this flag the
+    /// sandbox reads and throws away the rest of the body, and the client always gets the
+    /// answer.
+    #[arg(long)]
+    pub early_answer: bool,
+
+    /// A network outage of KIND for SECS seconds, AFTER_SECS after the start (default 0),
+    /// e.g. reset:2 or blackhole:1.5@10.
+    ///
+    /// KIND is refuse (the port is closed: connecting fails with ECONNREFUSED; open
+    /// connections are reset; the port is bound again afterwards), blackhole (connections
+    /// are accepted but nothing is answered and no body is read; requests under way
+    /// freeze) or reset (at most 64 KiB of each request's body is read, then its
+    /// connection is reset). API calls and chunk PUTs are hit, /v1.3/sandbox/* calls are
+    /// spared (but no new connection gets through a refuse). Sessions are untouched.
+    #[arg(long, value_name = "KIND:SECS[@AFTER_SECS]", value_parser = parse_outage)]
+    pub outage: Option<OutageSpec>,
+
     /// Allow listening on a non-loopback address (the sandbox has no real security).
     #[arg(long)]
     pub allow_non_loopback: bool,
@@ -133,6 +174,10 @@ impl fmt::Debug for SandboxArgs {
             .field("stall_puts", &self.stall_puts)
             .field("omit_etag", &self.omit_etag)
             .field("fail_api", &self.fail_api)
+            .field("corrupt_puts", &self.corrupt_puts)
+            .field("complete_delay", &self.complete_delay)
+            .field("early_answer", &self.early_answer)
+            .field("outage", &self.outage)
             .field("allow_non_loopback", &self.allow_non_loopback)
             .field("log_requests", &self.log_requests)
             .finish()
@@ -149,7 +194,7 @@ impl SandboxArgs {
         if self.api_key.is_empty() {
             return Err("--api-key must not be empty".to_owned());
         }
-        Ok(SandboxBuilder::default()
+        let builder = SandboxBuilder::default()
             .api_key(self.api_key)
             .listen(self.listen)
             .allow_non_loopback(self.allow_non_loopback)
@@ -169,8 +214,15 @@ impl SandboxArgs {
                 stall_puts: self.stall_puts,
                 omit_etag: self.omit_etag,
                 fail_api: self.fail_api,
+                corrupt_puts: self.corrupt_puts,
             })
-            .log_requests(self.log_requests))
+            .complete_delay(self.complete_delay)
+            .early_answer(self.early_answer)
+            .log_requests(self.log_requests);
+        Ok(match self.outage {
+            Some(o) => builder.outage(o.kind, o.duration, o.after),
+            None => builder,
+        })
     }
 }
 
@@ -210,6 +262,13 @@ mod tests {
             "0",
             "--link-rate",
             "4000000",
+            "--corrupt-puts",
+            "2",
+            "--complete-delay",
+            "1.5",
+            "--early-answer",
+            "--outage",
+            "blackhole:2@0.5",
         ])
         .unwrap();
         assert!(!format!("{:?}", cli.args).contains("\"k\""));
@@ -225,6 +284,17 @@ mod tests {
         assert_eq!(builder.bandwidth, None);
         assert_eq!(builder.link_rate, Some(4_000_000));
         assert_eq!(builder.session_ttl, Duration::from_secs(86_400));
+        assert_eq!(builder.faults.corrupt_puts, 2);
+        assert_eq!(builder.complete_delay, Duration::from_millis(1500));
+        assert!(builder.early_answer);
+        assert_eq!(
+            builder.outage,
+            Some(OutageSpec {
+                kind: crate::faults::OutageKind::Blackhole,
+                duration: Duration::from_secs(2),
+                after: Duration::from_millis(500),
+            })
+        );
     }
 
     #[test]
@@ -233,6 +303,8 @@ mod tests {
             ["--fail-puts", "x"],
             ["--url-ttl", "-1"],
             ["--storage", "s3"],
+            ["--outage", "down:2"],
+            ["--complete-delay", "-1"],
         ] {
             let mut argv = vec!["tl-sandbox", "--api-key", "k"];
             argv.extend(bad);

@@ -9,7 +9,10 @@ use std::{
     time::Duration,
 };
 
-use crate::{error::SandboxError, faults::FaultPlan};
+use crate::{
+    error::SandboxError,
+    faults::{FaultPlan, OutageKind, OutageSpec},
+};
 
 /// The API key a builder uses unless told otherwise.
 pub const DEFAULT_API_KEY: &str = "sandbox-key";
@@ -94,6 +97,9 @@ pub struct SandboxBuilder {
     pub(crate) link_rate: Option<u64>,
     pub(crate) latency: Duration,
     pub(crate) faults: FaultPlan,
+    pub(crate) complete_delay: Duration,
+    pub(crate) early_answer: bool,
+    pub(crate) outage: Option<OutageSpec>,
     pub(crate) log_requests: bool,
 }
 
@@ -114,6 +120,9 @@ impl Default for SandboxBuilder {
             link_rate: None,
             latency: Duration::ZERO,
             faults: FaultPlan::default(),
+            complete_delay: Duration::ZERO,
+            early_answer: false,
+            outage: None,
             log_requests: false,
         }
     }
@@ -221,6 +230,42 @@ impl SandboxBuilder {
         self
     }
 
+    /// How long a session stays `active` after its last chunk is reported, before it is
+    /// `completed` and its asset exists (default none: at once). Meanwhile everything agrees:
+    /// every chunk is listed completed, the status and the incomplete-sessions listing say
+    /// `active`, and `GET /assets/{id}` is a 404; the completing report already carries the
+    /// asset's `url`. Adjustable later with [`crate::SandboxHandle::set_complete_delay`]; a
+    /// session keeps the delay it had when its last chunk was reported.
+    pub fn complete_delay(mut self, d: Duration) -> Self {
+        self.complete_delay = d;
+        self
+    }
+
+    /// Answers a chunk PUT that will be refused (expired URL, bad signature, unknown or
+    /// finished session, an injected `fail_puts` status) before its body is read, then
+    /// closes the connection with the body unread, as S3 does (default off: the sandbox
+    /// reads the rest of the body and throws it away, so the client always sees the answer).
+    /// The kernel then resets the connection, so a client still sending a large body
+    /// usually sees a broken pipe or a reset instead of the status. Adjustable later with
+    /// [`crate::SandboxHandle::set_early_answer`].
+    pub fn early_answer(mut self, yes: bool) -> Self {
+        self.early_answer = yes;
+        self
+    }
+
+    /// An outage of `kind` that begins `after` the server starts and lasts `duration` (see
+    /// [`OutageKind`]; `/v1.3/sandbox/*` calls are spared, except that a `refuse` lets no new
+    /// connection in). One planned outage at most; later ones come from
+    /// [`crate::SandboxHandle::start_outage`].
+    pub fn outage(mut self, kind: OutageKind, duration: Duration, after: Duration) -> Self {
+        self.outage = Some(OutageSpec {
+            kind,
+            duration,
+            after,
+        });
+        self
+    }
+
     /// Logs one line per request to stderr (method, path without query, status, time).
     /// Off by default so parallel tests stay quiet.
     pub fn log_requests(mut self, yes: bool) -> Self {
@@ -252,6 +297,12 @@ impl SandboxBuilder {
             ("session_ttl", self.session_ttl),
             ("processing_delay", self.processing_delay),
             ("latency", self.latency),
+            ("complete_delay", self.complete_delay),
+            (
+                "outage",
+                self.outage
+                    .map_or(Duration::ZERO, |o| o.duration.max(o.after)),
+            ),
         ] {
             if d > HUNDRED_YEARS {
                 return Err(invalid(name, "must be at most 100 years"));
@@ -271,6 +322,9 @@ impl SandboxBuilder {
             link_rate: self.link_rate.unwrap_or(0),
             latency: self.latency,
             faults: self.faults,
+            complete_delay: self.complete_delay,
+            early_answer: self.early_answer,
+            outage: self.outage,
             log_requests: self.log_requests,
         })
     }
@@ -294,6 +348,9 @@ pub(crate) struct Config {
     pub(crate) link_rate: u64,
     pub(crate) latency: Duration,
     pub(crate) faults: FaultPlan,
+    pub(crate) complete_delay: Duration,
+    pub(crate) early_answer: bool,
+    pub(crate) outage: Option<OutageSpec>,
     pub(crate) log_requests: bool,
 }
 

@@ -7,7 +7,16 @@
 //!   the `link` module for how turns are taken);
 //! - a kill switch ([`ConnControl::kill`]): after it, every read and write fails, hyper gives
 //!   up on the connection and the socket is closed. The client sees a reset or an early EOF,
-//!   never an HTTP response. Handlers reach the switch through [`ConnInfo`].
+//!   never an HTTP response. [`ConnControl::reset`] does the same and closes with
+//!   `SO_LINGER` 0, so the client always sees a reset. Handlers reach the switch through
+//!   [`ConnInfo`];
+//! - a freeze ([`ConnControl::freeze`], for a `blackhole` outage): reads and writes wait
+//!   until it is thawed, so nothing is read or answered meanwhile.
+//!
+//! Each connection also counts the requests it is serving, split into those an outage hits
+//! and the `/v1.3/sandbox/*` ones it spares, so that an outage that begins knows whom to
+//! reset or freeze. The listener closes its port during a `refuse` outage and binds the same
+//! address again afterwards (see the `outage` module).
 //!
 //! Both limits are read from shared atomics ([`Shaping`]) on every poll, so a change applies
 //! to open connections at once (within one slice of a few milliseconds). With both off, a
@@ -58,7 +67,7 @@ use std::{
     pin::Pin,
     sync::{
         Arc, Mutex, PoisonError,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
     },
     task::{Context, Poll, Waker},
     time::Duration,
@@ -67,12 +76,16 @@ use std::{
 use axum::{extract::connect_info::Connected, serve::IncomingStream};
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
-    net::{TcpListener, TcpStream},
+    net::{TcpListener, TcpSocket, TcpStream},
     sync::watch,
     time::{Instant, Sleep},
 };
 
-use crate::link::{IDLE_CREDIT, Link};
+use crate::{
+    faults::OutageKind,
+    link::{IDLE_CREDIT, Link},
+    outage::{OutageSwitch, Window, sleep_until},
+};
 
 /// The largest single limited read.
 const MAX_READ: usize = 64 * 1024;
@@ -91,10 +104,19 @@ const MAX_WINDOW: usize = 4 * 1024 * 1024;
 #[cfg(target_os = "linux")]
 const SHAPED_MSS: u32 = 1460;
 
-/// The per-connection kill switch.
+/// The per-connection controls: a kill switch (optionally a reset), a freeze, and gauges of
+/// the requests it is serving, which an outage reads to decide whom it hits.
 #[derive(Debug, Default)]
 pub(crate) struct ConnControl {
     killed: AtomicBool,
+    /// Close with `SO_LINGER` 0 (an RST) rather than as the stack pleases.
+    reset: AtomicBool,
+    /// Reads and writes wait (a `blackhole` outage), until thawed or killed.
+    frozen: AtomicBool,
+    /// Requests under way that an outage hits (everything but `/v1.3/sandbox/*`).
+    api_busy: AtomicU32,
+    /// `/v1.3/sandbox/*` requests under way, which an outage spares.
+    admin_busy: AtomicU32,
     wakers: Mutex<Vec<Waker>>,
 }
 
@@ -103,32 +125,118 @@ impl ConnControl {
     /// on it so the failure is noticed now rather than on the next byte.
     pub(crate) fn kill(&self) {
         self.killed.store(true, Ordering::SeqCst);
-        let wakers =
-            std::mem::take(&mut *self.wakers.lock().unwrap_or_else(PoisonError::into_inner));
-        wakers.into_iter().for_each(Waker::wake);
+        self.wake_all();
+    }
+
+    /// Kills the connection so that its socket is closed with an RST (`SO_LINGER` 0): the
+    /// peer sees "connection reset", whatever is left in either direction.
+    pub(crate) fn reset(&self) {
+        self.reset.store(true, Ordering::SeqCst);
+        self.kill();
     }
 
     pub(crate) fn is_killed(&self) -> bool {
         self.killed.load(Ordering::SeqCst)
     }
 
-    fn check(&self, cx: &Context<'_>) -> io::Result<()> {
-        if self.killed.load(Ordering::SeqCst) {
-            return Err(io::Error::new(
-                io::ErrorKind::ConnectionReset,
-                "connection dropped by fault injection",
-            ));
-        }
-        let mut wakers = self.wakers.lock().unwrap_or_else(PoisonError::into_inner);
-        if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
-            // Bounded: hyper polls a connection from at most a reader and a writer.
-            if wakers.len() >= 4 {
-                wakers.remove(0);
-            }
-            wakers.push(cx.waker().clone());
-        }
-        Ok(())
+    /// Makes reads and writes wait until [`thaw`](Self::thaw) (or a kill).
+    pub(crate) fn freeze(&self) {
+        self.frozen.store(true, Ordering::SeqCst);
     }
+
+    /// Ends a freeze and wakes whoever waits.
+    pub(crate) fn thaw(&self) {
+        if self.frozen.swap(false, Ordering::SeqCst) {
+            self.wake_all();
+        }
+    }
+
+    /// Counts a request under way until the guard drops; `spared` for `/v1.3/sandbox/*`.
+    pub(crate) fn busy(self: &Arc<Self>, spared: bool) -> Busy {
+        let gauge = if spared {
+            &self.admin_busy
+        } else {
+            &self.api_busy
+        };
+        gauge.fetch_add(1, Ordering::SeqCst);
+        Busy {
+            control: self.clone(),
+            spared,
+        }
+    }
+
+    /// Whether a request an outage hits is under way.
+    pub(crate) fn serves_api(&self) -> bool {
+        self.api_busy.load(Ordering::SeqCst) > 0
+    }
+
+    /// Whether a `/v1.3/sandbox/*` request is under way.
+    pub(crate) fn serves_admin(&self) -> bool {
+        self.admin_busy.load(Ordering::SeqCst) > 0
+    }
+
+    fn wake_all(&self) {
+        let wakers =
+            std::mem::take(&mut *self.wakers.lock().unwrap_or_else(PoisonError::into_inner));
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    /// `Ready(Err)` once killed, `Pending` while frozen, else `Ready(Ok)`; the waker is kept
+    /// either way, so a kill or a thaw is noticed at once.
+    fn poll_check(&self, cx: &Context<'_>) -> Poll<io::Result<()>> {
+        if self.killed.load(Ordering::SeqCst) {
+            return Poll::Ready(Err(killed_error()));
+        }
+        {
+            let mut wakers = self.wakers.lock().unwrap_or_else(PoisonError::into_inner);
+            if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                // Bounded: hyper polls a connection from at most a reader and a writer.
+                if wakers.len() >= 4 {
+                    wakers.remove(0);
+                }
+                wakers.push(cx.waker().clone());
+            }
+        }
+        // Checked after the waker is in place, so a thaw or kill in between is not lost.
+        if self.killed.load(Ordering::SeqCst) {
+            return Poll::Ready(Err(killed_error()));
+        }
+        if self.frozen.load(Ordering::SeqCst) {
+            return Poll::Pending;
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// The error of every read and write after a kill.
+fn killed_error() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::ConnectionReset,
+        "connection dropped by fault injection",
+    )
+}
+
+/// Guard of [`ConnControl::busy`].
+#[derive(Debug)]
+pub(crate) struct Busy {
+    control: Arc<ConnControl>,
+    spared: bool,
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        let gauge = if self.spared {
+            &self.control.admin_busy
+        } else {
+            &self.control.api_busy
+        };
+        gauge.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Sets `SO_LINGER` 0, so that closing the socket sends an RST instead of a FIN.
+pub(crate) fn linger_zero(stream: &TcpStream) {
+    let _ = socket2::SockRef::from(stream).set_linger(Some(Duration::ZERO));
 }
 
 /// What a handler knows about its connection (via `ConnectInfo<ConnInfo>`).
@@ -231,23 +339,95 @@ fn clamp_mss(listener: &TcpListener, shaped: bool) {
     let _ = (listener, shaped);
 }
 
-/// The listener: a `TcpListener` whose connections come out wrapped.
+/// The listener: a `TcpListener` whose connections come out wrapped, and that closes and
+/// re-binds its port for a `refuse` outage.
 #[derive(Debug)]
 pub(crate) struct SandboxListener {
-    inner: TcpListener,
+    /// `None` while a `refuse` outage has the port closed.
+    inner: Option<TcpListener>,
+    /// The address bound at the start, bound again after a `refuse` outage.
+    addr: SocketAddr,
     shaping: Arc<Shaping>,
     shaped: watch::Receiver<bool>,
+    outage: Arc<OutageSwitch>,
+    outage_changed: watch::Receiver<Option<Window>>,
+    /// Whether the last re-bind failed (it is retried, and logged once).
+    rebind_failed: bool,
 }
 
+/// How often a failed re-bind after a `refuse` outage is retried.
+const REBIND_RETRY: Duration = Duration::from_millis(50);
+
 impl SandboxListener {
-    pub(crate) fn new(inner: TcpListener, shaping: Arc<Shaping>) -> Self {
+    pub(crate) fn new(
+        inner: TcpListener,
+        shaping: Arc<Shaping>,
+        outage: Arc<OutageSwitch>,
+    ) -> io::Result<Self> {
         let mut shaped = shaping.shaped.subscribe();
         clamp_mss(&inner, *shaped.borrow_and_update());
-        Self {
-            inner,
+        Ok(Self {
+            addr: inner.local_addr()?,
+            inner: Some(inner),
             shaping,
             shaped,
+            outage_changed: outage.subscribe(),
+            outage,
+            rebind_failed: false,
+        })
+    }
+
+    /// Closes the port while a `refuse` outage is on, and binds it again once it is over.
+    fn follow_outage(&mut self, now: std::time::Instant) {
+        let refusing = self.outage.active(now) == Some(OutageKind::Refuse);
+        if refusing {
+            if self.inner.take().is_some() {
+                self.outage.set_listening(false);
+            }
+            return;
         }
+        if self.inner.is_some() {
+            return;
+        }
+        match rebind(self.addr) {
+            Ok(listener) => {
+                clamp_mss(&listener, *self.shaped.borrow());
+                self.inner = Some(listener);
+                self.rebind_failed = false;
+                self.outage.set_listening(true);
+            }
+            Err(e) => {
+                if !self.rebind_failed {
+                    eprintln!(
+                        "tl-sandbox: cannot listen on {} again after the outage: {e}; retrying",
+                        self.addr
+                    );
+                }
+                self.rebind_failed = true;
+            }
+        }
+    }
+}
+
+/// Binds `addr` again, with `SO_REUSEADDR` where it means "despite connections in
+/// TIME_WAIT" (not on Windows, where it lets another socket steal the port).
+fn rebind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    #[cfg(not(windows))]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
+/// Accepts on `listener`, or waits forever when there is none.
+async fn accept_on(listener: Option<&TcpListener>) -> io::Result<(TcpStream, SocketAddr)> {
+    match listener {
+        Some(listener) => listener.accept().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -257,29 +437,50 @@ impl axum::serve::Listener for SandboxListener {
 
     async fn accept(&mut self) -> (SandboxStream, SocketAddr) {
         loop {
+            let now = std::time::Instant::now();
+            self.follow_outage(now);
+            let wake_at = match (self.rebind_failed, self.outage.next_transition(now)) {
+                (true, _) => Some(now + REBIND_RETRY),
+                (false, next) => next,
+            };
             tokio::select! {
-                accepted = self.inner.accept() => match accepted {
+                accepted = accept_on(self.inner.as_ref()) => match accepted {
                     Ok((stream, addr)) => {
+                        if self.outage.active(std::time::Instant::now())
+                            == Some(OutageKind::Refuse)
+                        {
+                            // Accepted just before the port closed: reset, as the rest were.
+                            linger_zero(&stream);
+                            self.outage.count_connection();
+                            continue;
+                        }
                         // Small responses (ETags, JSON) should not wait for Nagle.
                         let _ = stream.set_nodelay(true);
                         if let Some(window) = self.shaping.window() {
                             let _ = socket2::SockRef::from(&stream).set_recv_buffer_size(window);
                         }
-                        return (SandboxStream::new(stream, self.shaping.clone()), addr);
+                        let stream = SandboxStream::new(stream, self.shaping.clone());
+                        self.outage.register(&stream.control);
+                        return (stream, addr);
                     }
                     // Out of file descriptors and the like: back off instead of spinning.
                     Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
                 },
                 // Shaping went on or off: the next handshakes follow at once.
                 Ok(()) = self.shaped.changed() => {
-                    clamp_mss(&self.inner, *self.shaped.borrow_and_update());
+                    if let Some(listener) = &self.inner {
+                        clamp_mss(listener, *self.shaped.borrow_and_update());
+                    }
                 }
+                // An outage was started or ended: the loop follows it.
+                Ok(()) = self.outage_changed.changed() => {}
+                () = sleep_until(wake_at) => {}
             }
         }
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.local_addr()
+        Ok(self.addr)
     }
 }
 
@@ -431,7 +632,9 @@ impl AsyncRead for SandboxStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        this.control.check(cx)?;
+        if let Err(e) = std::task::ready!(this.control.poll_check(cx)) {
+            return Poll::Ready(Err(e));
+        }
         let cap = this.shaping.bandwidth();
         let link_rate = this.shaping.link_rate();
         if cap == 0 && link_rate == 0 {
@@ -486,13 +689,17 @@ impl AsyncWrite for SandboxStream {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        this.control.check(cx)?;
+        if let Err(e) = std::task::ready!(this.control.poll_check(cx)) {
+            return Poll::Ready(Err(e));
+        }
         Pin::new(&mut this.inner).poll_write(cx, data)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        this.control.check(cx)?;
+        if let Err(e) = std::task::ready!(this.control.poll_check(cx)) {
+            return Poll::Ready(Err(e));
+        }
         Pin::new(&mut this.inner).poll_flush(cx)
     }
 
@@ -506,12 +713,22 @@ impl AsyncWrite for SandboxStream {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        this.control.check(cx)?;
+        if let Err(e) = std::task::ready!(this.control.poll_check(cx)) {
+            return Poll::Ready(Err(e));
+        }
         Pin::new(&mut this.inner).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
+    }
+}
+
+impl Drop for SandboxStream {
+    fn drop(&mut self) {
+        if self.control.reset.load(Ordering::SeqCst) {
+            linger_zero(&self.inner);
+        }
     }
 }
 

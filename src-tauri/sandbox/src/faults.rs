@@ -8,6 +8,15 @@
 //!
 //! A chunk PUT takes at most one *terminal* fault, in this order: drop the connection, fail
 //! with a status, omit the ETag. A stall is independent and combines with any of them.
+//! `corrupt_puts` (store the chunk with one byte flipped, and compute the ETag over the
+//! damaged bytes, as a storage that received them so would) is only taken by a PUT that is
+//! going to be stored, i.e. not one that is dropped or failed; it combines with a stall and
+//! with `omit_etag`.
+//!
+//! The misbehaviours that are not counted, and so live elsewhere, share the vocabulary: the
+//! completion delay and the early answer are settings ([`crate::SandboxBuilder::complete_delay`],
+//! [`crate::SandboxBuilder::early_answer`]), and an outage ([`OutageKind`]) lasts a number of
+//! seconds.
 
 use std::{
     sync::{Mutex, MutexGuard, PoisonError},
@@ -30,6 +39,10 @@ pub struct FaultPlan {
     /// `/v1.3/sandbox/*`) answer `status` with a `{code, message}` body, and `Retry-After`
     /// when given.
     pub fail_api: Option<(u32, u16, Option<Duration>)>,
+    /// The next `corrupt_puts` chunk PUTs that would be stored are stored with one byte
+    /// flipped (the middle one of the declared length, or the last one of a shorter body),
+    /// and answer the MD5 of the damaged bytes as their `ETag`.
+    pub corrupt_puts: u32,
 }
 
 impl FaultPlan {
@@ -41,6 +54,17 @@ impl FaultPlan {
         self.fail_api = self.fail_api.filter(|f| f.0 > 0);
         self
     }
+}
+
+/// The faults one chunk PUT takes ([`Faults::take_put`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct PutFaults {
+    /// Wait this long before reading the body.
+    pub(crate) stall: Option<Duration>,
+    /// The terminal fault, if any.
+    pub(crate) terminal: Option<PutFault>,
+    /// Store the chunk with a flipped byte.
+    pub(crate) corrupt: bool,
 }
 
 /// The terminal fault a chunk PUT must suffer, if any.
@@ -94,6 +118,12 @@ impl Faults {
         self.lock().omit_etag = count;
     }
 
+    /// The next `count` chunk PUTs that would be stored are stored with one byte flipped,
+    /// and their `ETag` is the MD5 of the damaged bytes.
+    pub fn corrupt_puts(&self, count: u32) {
+        self.lock().corrupt_puts = count;
+    }
+
     /// The next `count` API calls answer `status`, with `Retry-After` when given.
     pub fn fail_api(&self, count: u32, status: u16, retry_after: Option<Duration>) {
         self.lock().fail_api = (count > 0).then_some((count, status, retry_after));
@@ -114,8 +144,9 @@ impl Faults {
         *self.lock() = plan.normalised();
     }
 
-    /// Consumes the faults of one chunk PUT: an optional stall and an optional terminal fault.
-    pub(crate) fn take_put(&self) -> (Option<Duration>, Option<PutFault>) {
+    /// Consumes the faults of one chunk PUT: an optional stall, an optional terminal fault,
+    /// and a corruption when the PUT is going to be stored.
+    pub(crate) fn take_put(&self) -> PutFaults {
         let mut plan = self.lock();
         let stall = take(&mut plan.stall_puts);
         let terminal = if let Some(bytes) = take(&mut plan.drop_puts_after) {
@@ -128,7 +159,16 @@ impl Faults {
         } else {
             None
         };
-        (stall, terminal)
+        let stored = matches!(terminal, None | Some(PutFault::OmitEtag));
+        let corrupt = stored && plan.corrupt_puts > 0;
+        if corrupt {
+            plan.corrupt_puts -= 1;
+        }
+        PutFaults {
+            stall,
+            terminal,
+            corrupt,
+        }
     }
 
     /// Consumes one API fault, if any: `(status, retry_after)`.
@@ -138,6 +178,85 @@ impl Faults {
         plan.fail_api = (count > 1).then_some((count - 1, status, retry_after));
         Some((status, retry_after))
     }
+}
+
+/// The kinds of network outage the sandbox can stand for (`--outage KIND:SECS`,
+/// [`crate::SandboxBuilder::outage`], [`crate::SandboxHandle::start_outage`]). None of them
+/// touches `/v1.3/sandbox/*` calls, except that no new connection gets through a `refuse`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OutageKind {
+    /// The server is gone: the listening socket is closed, so connecting fails with
+    /// `ECONNREFUSED`, and open connections are reset. The same port is bound again when the
+    /// outage ends.
+    Refuse,
+    /// The path is gone: connections are accepted, but nothing is answered and no body is
+    /// read; requests under way when it began freeze where they are. Held requests carry on
+    /// when it ends, as TCP does when a path comes back (if the client is still waiting).
+    Blackhole,
+    /// The path breaks mid-request: each request has at most 64 KiB of its body read (none
+    /// for a bodyless call), then its connection is reset; requests under way when it began
+    /// are reset at once.
+    Reset,
+}
+
+impl OutageKind {
+    /// The kind's name, as the flag and the JSON spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Refuse => "refuse",
+            Self::Blackhole => "blackhole",
+            Self::Reset => "reset",
+        }
+    }
+}
+
+impl std::fmt::Display for OutageKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for OutageKind {
+    type Err = String;
+
+    /// Parses `refuse`, `blackhole` or `reset`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "refuse" => Ok(Self::Refuse),
+            "blackhole" => Ok(Self::Blackhole),
+            "reset" => Ok(Self::Reset),
+            _ => Err(format!(
+                "`{text}` is not an outage kind: use refuse, blackhole or reset"
+            )),
+        }
+    }
+}
+
+/// An outage planned from the start: its kind, how long it lasts, and how long after the
+/// server starts it begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutageSpec {
+    /// What the outage does.
+    pub kind: OutageKind,
+    /// How long it lasts.
+    pub duration: Duration,
+    /// How long after the start of the server it begins.
+    pub after: Duration,
+}
+
+/// Parses `KIND:SECS[@AFTER_SECS]` (e.g. `reset:2` or `blackhole:1.5@10`).
+pub(crate) fn parse_outage(spec: &str) -> Result<OutageSpec, String> {
+    let form = || format!("`{spec}` is not of the form KIND:SECS[@AFTER_SECS]");
+    let (kind, rest) = spec.split_once(':').ok_or_else(form)?;
+    let (secs, after) = match rest.split_once('@') {
+        Some((secs, after)) => (secs, Some(after)),
+        None => (rest, None),
+    };
+    Ok(OutageSpec {
+        kind: kind.parse()?,
+        duration: parse_secs(secs)?,
+        after: after.map(parse_secs).transpose()?.unwrap_or_default(),
+    })
 }
 
 /// Decrements a counted fault and returns its payload if it was pending.
@@ -243,6 +362,25 @@ mod tests {
             Ok((3, 429, Some(Duration::from_secs(1))))
         );
         assert!(parse_fail_api("3:429:1:2").is_err());
+        assert_eq!(
+            parse_outage("reset:2"),
+            Ok(OutageSpec {
+                kind: OutageKind::Reset,
+                duration: Duration::from_secs(2),
+                after: Duration::ZERO,
+            })
+        );
+        assert_eq!(
+            parse_outage("blackhole:1.5@10").map(|o| (o.kind, o.duration, o.after)),
+            Ok((
+                OutageKind::Blackhole,
+                Duration::from_millis(1500),
+                Duration::from_secs(10)
+            ))
+        );
+        assert!(parse_outage("none:1").is_err());
+        assert!(parse_outage("refuse").is_err());
+        assert!(parse_outage("refuse:1@").is_err());
     }
 
     #[test]
@@ -253,18 +391,30 @@ mod tests {
             stall_puts: Some((1, Duration::from_millis(5))),
             omit_etag: 1,
             fail_api: Some((0, 500, None)),
+            corrupt_puts: 2,
         });
         assert_eq!(faults.pending().fail_api, None);
+        let put = |stall, terminal, corrupt| PutFaults {
+            stall,
+            terminal,
+            corrupt,
+        };
         assert_eq!(
             faults.take_put(),
-            (
+            put(
                 Some(Duration::from_millis(5)),
-                Some(PutFault::DropAfter(10))
+                Some(PutFault::DropAfter(10)),
+                false
             )
         );
-        assert_eq!(faults.take_put(), (None, Some(PutFault::Fail(500))));
-        assert_eq!(faults.take_put(), (None, Some(PutFault::OmitEtag)));
-        assert_eq!(faults.take_put(), (None, None));
+        assert_eq!(
+            faults.take_put(),
+            put(None, Some(PutFault::Fail(500)), false),
+            "a failed PUT stores nothing to corrupt"
+        );
+        assert_eq!(faults.take_put(), put(None, Some(PutFault::OmitEtag), true));
+        assert_eq!(faults.take_put(), put(None, None, true));
+        assert_eq!(faults.take_put(), put(None, None, false));
         assert_eq!(faults.pending(), FaultPlan::default());
     }
 

@@ -19,7 +19,7 @@ use crate::{
     config::SandboxBuilder,
     conn::SandboxListener,
     error::SandboxError,
-    faults::Faults,
+    faults::{Faults, OutageKind},
     server::{self, Shared},
     stats::Stats,
     storage::ChunkStorage,
@@ -97,11 +97,13 @@ fn run_server(
         }
     };
     runtime.block_on(async move {
-        match tokio::net::TcpListener::from_std(listener) {
+        let listener = tokio::net::TcpListener::from_std(listener).and_then(|listener| {
+            // Before `ready`: the listener's socket options must be in place for the
+            // first client's handshake.
+            SandboxListener::new(listener, app.shaping.clone(), app.outage.clone())
+        });
+        match listener {
             Ok(listener) => {
-                // Before `ready`: the listener's socket options must be in place for the
-                // first client's handshake.
-                let listener = SandboxListener::new(listener, app.shaping.clone());
                 let _ = ready.send(Ok(()));
                 server::serve(listener, app, stop).await;
             }
@@ -183,6 +185,41 @@ impl SandboxHandle {
         self.shared.set_latency(d);
     }
 
+    /// Changes how long a session stays `active` after its last chunk is reported (see
+    /// [`SandboxBuilder::complete_delay`]); sessions completed already keep theirs.
+    pub fn set_complete_delay(&self, d: Duration) {
+        self.shared.set_complete_delay(d);
+    }
+
+    /// Turns the early answer to refused chunk PUTs on or off (see
+    /// [`SandboxBuilder::early_answer`]).
+    pub fn set_early_answer(&self, yes: bool) {
+        self.shared.set_early_answer(yes);
+    }
+
+    /// Starts an outage of `kind` now, for `duration`, replacing any other (see
+    /// [`OutageKind`]). Returns once it is in force: open connections it hits are reset or
+    /// frozen and, for [`OutageKind::Refuse`], the port is closed (waiting at most two
+    /// seconds for the listener).
+    pub fn start_outage(&self, kind: OutageKind, duration: Duration) {
+        self.shared.outage.start(kind, duration, Duration::ZERO);
+        self.shared.outage.wait_for_listener();
+    }
+
+    /// Ends the outage on (or cancels a planned one). Returns once the server accepts
+    /// connections again (waiting at most two seconds for the port to be bound again).
+    pub fn end_outage(&self) {
+        self.shared.outage.end();
+        self.shared.outage.wait_for_listener();
+    }
+
+    /// The outage on now, if any, and how long it has left.
+    pub fn outage(&self) -> Option<(OutageKind, Duration)> {
+        let now = std::time::Instant::now();
+        let window = self.shared.outage.window(now)?;
+        (window.starts <= now).then(|| (window.kind, window.ends.saturating_duration_since(now)))
+    }
+
     /// Stops accepting connections, lets in-flight requests finish (for up to two seconds)
     /// and joins the server thread.
     pub fn shutdown(mut self) {
@@ -190,6 +227,8 @@ impl SandboxHandle {
     }
 
     fn stop_and_join(&mut self) {
+        // Requests held by a blackhole would hold up the graceful shutdown.
+        self.shared.outage.end();
         let _ = self.stop.send(true);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();

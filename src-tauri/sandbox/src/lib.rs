@@ -23,9 +23,31 @@
 //! (`GET|POST /assets/multipart-uploads`, `GET|POST /assets/multipart-uploads/{upload_id}`,
 //! `POST /assets/multipart-uploads/{upload_id}/presigned-urls`), the assets
 //! (`GET|POST /assets`, `GET|DELETE /assets/{asset_id}`) and the sandbox's own extension
-//! (`GET /sandbox/stats`, `POST /sandbox/stats/reset`, `GET|POST /sandbox/faults`).
+//! (`GET /sandbox/stats`, `POST /sandbox/stats/reset`, `GET|POST /sandbox/faults`,
+//! `GET|POST /sandbox/outage`).
 //! Chunk bytes go to `PUT /storage/{upload_id}/{chunk_index}`, authorised by the URL's
 //! signature instead of the key.
+//!
+//! # Misbehaviours
+//!
+//! Besides the counted faults of [`FaultPlan`] (`--fail-puts`, `--drop-puts-after`,
+//! `--stall-puts`, `--omit-etag`, `--fail-api`, `--corrupt-puts`: the next N requests of a
+//! kind), the sandbox can:
+//!
+//! - hold a finished session `active` for a while (`--complete-delay`,
+//!   [`SandboxBuilder::complete_delay`], [`SandboxHandle::set_complete_delay`],
+//!   `"complete_delay_secs"` in `POST /v1.3/sandbox/faults`) before it is `completed` and its
+//!   asset exists;
+//! - answer a refused chunk PUT before reading its body and close the connection with the
+//!   body unread, as S3 does (`--early-answer`, [`SandboxBuilder::early_answer`],
+//!   [`SandboxHandle::set_early_answer`], `"early_answer"`);
+//! - stand for a network outage of a few seconds, of kind [`OutageKind`] `refuse`,
+//!   `blackhole` or `reset` (`--outage KIND:SECS[@AFTER_SECS]`, [`SandboxBuilder::outage`],
+//!   [`SandboxHandle::start_outage`] and [`SandboxHandle::end_outage`],
+//!   `POST /v1.3/sandbox/outage`). Outages spare `/v1.3/sandbox/*`, though no new connection
+//!   gets through a `refuse`.
+//!
+//! [`Stats::faults_fired`] counts how many times each of them fired.
 //!
 //! # Link emulation
 //!
@@ -54,15 +76,18 @@
 //! - [`cli`]: [`cli::SandboxArgs`], the flags shared by `tl-sandbox` and `tlup sandbox`.
 //! - [`embedded`]: [`embedded::EmbeddedSandbox`], the sandbox the app and `tlup` start inside
 //!   themselves when there is no real server: defaults, chunk directory, cleanup.
-//! - `server`: shared state, route table, middleware (key, faults, latency), serve loop.
+//! - `server`: shared state, route table, middleware (outages, key, faults, latency), serve
+//!   loop.
 //! - `routes`: handlers: `uploads` (multipart API), `chunks` (storage PUT), `assets`,
-//!   `admin` (stats and faults).
+//!   `admin` (stats, faults, outages).
 //! - `session`, `asset`, `store`: the domain: sessions and their chunks, assets, and the
 //!   locked maps that hold them.
 //! - `storage`: where chunk bytes go (memory, disk, discard), streamed and committed whole.
 //! - `signing`: HMAC-signed presigned URLs. `clock`: time and expiry arithmetic.
-//! - `conn`: the wrapped TCP stream (rate limits, small window, kill switch) and what the
+//! - `conn`: the wrapped TCP stream (rate limits, small window, kill switch, reset, freeze),
+//!   the listener (which closes and re-binds its port for a `refuse` outage) and what the
 //!   link emulator models. `link`: the shared link's timetable.
+//! - `outage`: the outage switch, its schedule and what each kind does and does not model.
 //! - [`faults`]: [`FaultPlan`] and the live [`Faults`]. [`stats`]: [`Stats`] counters.
 //! - `wire`: the JSON response types. `extract`: request parsing with JSON errors.
 //! - [`error`]: [`SandboxError`] and the wire error shapes.
@@ -80,6 +105,7 @@ mod extract;
 pub mod faults;
 mod handle;
 mod link;
+mod outage;
 mod routes;
 mod server;
 mod session;
@@ -91,9 +117,9 @@ mod wire;
 
 pub use config::{SandboxBuilder, Storage};
 pub use error::SandboxError;
-pub use faults::{FaultPlan, Faults};
+pub use faults::{FaultPlan, Faults, OutageKind};
 pub use handle::SandboxHandle;
-pub use stats::Stats;
+pub use stats::{FaultsFired, Stats};
 
 /// A fresh random API key (128 bits, hex), for a sandbox that only its embedding process
 /// talks to, as `tlup` and the app do when there is no real key.

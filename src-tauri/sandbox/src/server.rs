@@ -1,24 +1,27 @@
-//! The HTTP server: shared state, the route table, the cross-cutting middleware (API key,
-//! API faults, latency, version header) and the serve loop with its graceful shutdown.
+//! The HTTP server: shared state, the route table, the cross-cutting middleware (outages,
+//! API key, API faults, latency, version header) and the serve loop with its graceful
+//! shutdown.
 
 use std::{
     future::IntoFuture,
     net::SocketAddr,
     sync::{
         Arc,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Duration,
 };
 
 use axum::{
     Router,
-    extract::{DefaultBodyLimit, OriginalUri, Request, State},
+    body::Body,
+    extract::{ConnectInfo, DefaultBodyLimit, OriginalUri, Request, State},
     http::{HeaderValue, Method, StatusCode},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, post, put},
 };
+use http_body_util::BodyExt as _;
 use tokio::sync::watch;
 
 use crate::{
@@ -26,7 +29,8 @@ use crate::{
     config::Config,
     conn::{ConnInfo, SandboxListener, Shaping},
     error::ApiError,
-    faults::Faults,
+    faults::{Faults, OutageKind},
+    outage::{self, OutageSwitch, RESET_AFTER},
     routes,
     signing::Signer,
     stats::Counters,
@@ -48,10 +52,19 @@ pub(crate) struct Shared {
     pub(crate) store: Store,
     pub(crate) storage: ChunkStorage,
     pub(crate) faults: Faults,
-    pub(crate) stats: Counters,
+    pub(crate) stats: Arc<Counters>,
     /// The link limits (per connection and shared), read by every connection.
     pub(crate) shaping: Arc<Shaping>,
+    /// The outage switch, read by the listener and the outage middleware.
+    pub(crate) outage: Arc<OutageSwitch>,
     latency_micros: AtomicU64,
+    complete_delay_micros: AtomicU64,
+    early_answer: AtomicBool,
+}
+
+/// A duration in whole microseconds, saturated, for an atomic setting.
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 /// The state type of every handler.
@@ -70,16 +83,20 @@ impl Shared {
         } else {
             local
         };
-        let latency = u64::try_from(config.latency.as_micros()).unwrap_or(u64::MAX);
+        let stats = Arc::new(Counters::default());
+        let outage = OutageSwitch::new(config.outage, std::time::Instant::now(), stats.clone());
         Self {
             public_url: format!("http://{host}"),
             signer: Signer::random(),
             store: Store::default(),
             storage,
             faults: Faults::new(config.faults.clone()),
-            stats: Counters::default(),
+            stats,
             shaping: Arc::new(Shaping::new(config.bandwidth, config.link_rate)),
-            latency_micros: AtomicU64::new(latency),
+            outage: Arc::new(outage),
+            latency_micros: AtomicU64::new(micros(config.latency)),
+            complete_delay_micros: AtomicU64::new(micros(config.complete_delay)),
+            early_answer: AtomicBool::new(config.early_answer),
             config,
         }
     }
@@ -89,8 +106,26 @@ impl Shared {
     }
 
     pub(crate) fn set_latency(&self, d: Duration) {
-        let micros = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
-        self.latency_micros.store(micros, Ordering::Relaxed);
+        self.latency_micros.store(micros(d), Ordering::Relaxed);
+    }
+
+    /// How long a session stays `active` after its last chunk is reported.
+    pub(crate) fn complete_delay(&self) -> Duration {
+        Duration::from_micros(self.complete_delay_micros.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn set_complete_delay(&self, d: Duration) {
+        self.complete_delay_micros
+            .store(micros(d), Ordering::Relaxed);
+    }
+
+    /// Whether refused chunk PUTs are answered before their body is read.
+    pub(crate) fn early_answer(&self) -> bool {
+        self.early_answer.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_early_answer(&self, yes: bool) {
+        self.early_answer.store(yes, Ordering::Relaxed);
     }
 
     pub(crate) fn set_bandwidth(&self, bytes_per_sec: Option<u64>) {
@@ -159,6 +194,10 @@ pub(crate) fn router(app: App) -> Router {
         .route(
             "/sandbox/faults",
             get(routes::admin::faults).post(routes::admin::set_faults),
+        )
+        .route(
+            "/sandbox/outage",
+            get(routes::admin::outage).post(routes::admin::set_outage),
         );
     let v13 = api
         .merge(admin)
@@ -174,6 +213,8 @@ pub(crate) fn router(app: App) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), latency_and_log))
+        // Outermost: a request is judged by the outage on when it arrives.
+        .layer(middleware::from_fn_with_state(app.clone(), outage_gate))
         .with_state(app)
 }
 
@@ -181,6 +222,7 @@ pub(crate) fn router(app: App) -> Router {
 /// `shutdown` turns true (or its sender is dropped), then stops accepting,
 /// lets in-flight requests finish for up to [`SHUTDOWN_GRACE`], and returns.
 pub(crate) async fn serve(listener: SandboxListener, app: App, shutdown: watch::Receiver<bool>) {
+    tokio::spawn(outage::supervise(Arc::downgrade(&app.outage)));
     let service = router(app.clone()).into_make_service_with_connect_info::<ConnInfo>();
     let mut signal = shutdown.clone();
     let server = axum::serve(listener, service)
@@ -196,6 +238,61 @@ pub(crate) async fn serve(listener: SandboxListener, app: App, shutdown: watch::
     tokio::select! {
         _ = server => {}
         () = grace => {}
+    }
+}
+
+/// Whether a path is one of the sandbox's own endpoints, which outages spare.
+fn is_admin_path(path: &str) -> bool {
+    path == "/v1.3/sandbox" || path.starts_with("/v1.3/sandbox/")
+}
+
+/// Applies the outage on when a request arrives (see the `outage` module): holds it in
+/// silence, reads part of it and resets the connection, or resets at once. Marks the
+/// connection busy meanwhile, so an outage that begins later finds it.
+async fn outage_gate(State(app): State<App>, req: Request, next: Next) -> Response {
+    let spared = is_admin_path(req.uri().path());
+    let control = req
+        .extensions()
+        .get::<ConnectInfo<ConnInfo>>()
+        .map(|ConnectInfo(info)| info.control.clone());
+    // Before the check: an outage that begins after it sees this connection busy.
+    let _busy = control.as_ref().map(|c| c.busy(spared));
+    if spared {
+        return next.run(req).await;
+    }
+    let mut counted = false;
+    loop {
+        let kind = app.outage.active(std::time::Instant::now());
+        if kind.is_some() && !counted {
+            app.outage.count_request();
+            counted = true;
+        }
+        match kind {
+            None => return next.run(req).await,
+            Some(OutageKind::Blackhole) => outage::wait_out_blackhole(&app.outage).await,
+            Some(cut) => {
+                if cut == OutageKind::Reset {
+                    read_part(req.into_body()).await;
+                }
+                if let Some(control) = &control {
+                    control.reset();
+                    app.outage.count_connection();
+                }
+                // Never delivered: the connection is gone.
+                return StatusCode::SERVICE_UNAVAILABLE.into_response();
+            }
+        }
+    }
+}
+
+/// Reads at most [`RESET_AFTER`] bytes of a body (less if it ends or breaks first).
+async fn read_part(mut body: Body) {
+    let mut seen = 0u64;
+    while seen < RESET_AFTER {
+        match body.frame().await {
+            Some(Ok(frame)) => seen += frame.data_ref().map_or(0, |d| d.len() as u64),
+            _ => return,
+        }
     }
 }
 
@@ -215,6 +312,7 @@ async fn api_gate(State(app): State<App>, req: Request, next: Next) -> Response 
     match app.faults.take_api() {
         None => next.run(req).await,
         Some((status, retry_after)) => {
+            Counters::add(&app.stats.fired.fail_api, 1);
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let code = match status.as_u16() {
                 429 => "too_many_requests",

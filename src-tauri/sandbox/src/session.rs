@@ -1,5 +1,11 @@
 //! One multipart upload session: its chunks, what was uploaded and reported, and the rules
 //! that decide whether a report is accepted.
+//!
+//! A session is `completed` from `completed_at` on, which the report of its last chunk sets
+//! to that moment plus the completion delay (`--complete-delay`, zero by default). Until
+//! then it is `active` with every chunk completed; the status is derived from the clock
+//! when asked, so no timer is needed. A session whose chunks are all reported never turns
+//! `expired`.
 
 use time::OffsetDateTime;
 
@@ -65,6 +71,7 @@ pub(crate) struct UploadSession {
     pub(crate) created_at: OffsetDateTime,
     pub(crate) updated_at: OffsetDateTime,
     pub(crate) expires_at: OffsetDateTime,
+    /// When the session is (or will be) `completed`: set once every chunk is reported.
     pub(crate) completed_at: Option<OffsetDateTime>,
     /// Creation order, to sort sessions created within the same instant.
     pub(crate) seq: u64,
@@ -107,12 +114,12 @@ impl UploadSession {
     }
 
     pub(crate) fn status(&self, now: OffsetDateTime) -> SessionStatus {
-        if self.completed_at.is_some() {
-            SessionStatus::Completed
-        } else if now >= self.expires_at {
-            SessionStatus::Expired
-        } else {
-            SessionStatus::Active
+        match self.completed_at {
+            Some(at) if now >= at => SessionStatus::Completed,
+            // Every chunk is reported; the completion delay is not over yet.
+            Some(_) => SessionStatus::Active,
+            None if now >= self.expires_at => SessionStatus::Expired,
+            None => SessionStatus::Active,
         }
     }
 
@@ -170,10 +177,12 @@ impl UploadSession {
     }
 
     /// Validates a whole batch, then applies it. Nothing is applied if any entry is refused.
+    /// If the batch reports the last chunks, the session is `completed` from `completes_at`.
     pub(crate) fn apply_report(
         &mut self,
         items: &[ReportItem],
         now: OffsetDateTime,
+        completes_at: OffsetDateTime,
     ) -> Result<ReportOutcome, ApiError> {
         if self.status(now) == SessionStatus::Expired {
             return Err(ApiError::invalid(format!(
@@ -249,7 +258,7 @@ impl UploadSession {
         let completed_now =
             self.completed_at.is_none() && self.chunks_completed == self.total_chunks;
         if completed_now {
-            self.completed_at = Some(now);
+            self.completed_at = Some(completes_at.max(now));
         }
         Ok(ReportOutcome {
             processed,
@@ -361,16 +370,16 @@ mod tests {
         store(&mut s, 2, "bb", 10);
         let now = OffsetDateTime::now_utc();
         assert!(
-            s.apply_report(&[item(1, "aa", 10), item(2, "xx", 10)], now)
+            s.apply_report(&[item(1, "aa", 10), item(2, "xx", 10)], now, now)
                 .is_err()
         );
         assert_eq!(s.chunks_completed(), 0);
         let outcome = s
-            .apply_report(&[item(1, "\"AA\"", 10), item(1, "aa", 10)], now)
+            .apply_report(&[item(1, "\"AA\"", 10), item(1, "aa", 10)], now, now)
             .unwrap();
         assert_eq!((outcome.processed, outcome.duplicates), (1, 1));
         assert!(!outcome.completed_now);
-        let outcome = s.apply_report(&[item(2, "bb", 10)], now).unwrap();
+        let outcome = s.apply_report(&[item(2, "bb", 10)], now, now).unwrap();
         assert!(outcome.completed_now);
         assert_eq!(s.uploaded_size(), 20);
     }
@@ -380,18 +389,36 @@ mod tests {
         let mut s = session(20, 10);
         store(&mut s, 1, "aa", 9);
         let now = OffsetDateTime::now_utc();
-        assert!(s.apply_report(&[item(1, "aa", 10)], now).is_err());
-        assert!(s.apply_report(&[item(1, "aa", 9)], now).is_err());
-        assert!(s.apply_report(&[item(2, "aa", 10)], now).is_err());
+        assert!(s.apply_report(&[item(1, "aa", 10)], now, now).is_err());
+        assert!(s.apply_report(&[item(1, "aa", 9)], now, now).is_err());
+        assert!(s.apply_report(&[item(2, "aa", 10)], now, now).is_err());
     }
 
     #[test]
     fn a_reported_chunk_keeps_its_bytes() {
         let mut s = session(10, 10);
         store(&mut s, 1, "aa", 10);
-        s.apply_report(&[item(1, "aa", 10)], OffsetDateTime::now_utc())
-            .unwrap();
+        let now = OffsetDateTime::now_utc();
+        s.apply_report(&[item(1, "aa", 10)], now, now).unwrap();
         assert!(s.may_store(1, "aa"));
         assert!(!s.may_store(1, "bb"));
+    }
+
+    #[test]
+    fn a_delayed_completion_stays_active_until_its_time() {
+        let mut s = session(10, 10);
+        store(&mut s, 1, "aa", 10);
+        let now = OffsetDateTime::now_utc();
+        let later = now + time::Duration::seconds(5);
+        let outcome = s.apply_report(&[item(1, "aa", 10)], now, later).unwrap();
+        assert!(outcome.completed_now);
+        assert_eq!(s.status(now), SessionStatus::Active);
+        assert_eq!(s.chunks_completed(), 1);
+        assert_eq!(s.status(later), SessionStatus::Completed);
+        // All reported: the session completes even if its lifetime ends meanwhile.
+        assert_eq!(
+            s.status(s.expires_at + time::Duration::seconds(1)),
+            SessionStatus::Completed
+        );
     }
 }

@@ -1,5 +1,7 @@
 //! Traffic counters, so tests and benchmarks can see what a client really did (how many PUTs,
-//! how many in parallel, how many URLs it asked for) instead of trusting the client's account.
+//! how many in parallel, how many URLs it asked for) instead of trusting the client's account,
+//! and how many times each misbehaviour of the sandbox fired ([`FaultsFired`]), so a script
+//! can print a table "fault -> times it fired" from one `GET /v1.3/sandbox/stats`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -28,6 +30,42 @@ pub struct Stats {
     pub sessions_created: u64,
     /// Authenticated API requests, except the `/v1.3/sandbox/*` extension endpoints.
     pub api_requests: u64,
+    /// How many times each fault knob fired, keyed by the knob's name.
+    #[serde(default)]
+    pub faults_fired: FaultsFired,
+}
+
+/// How many times each misbehaviour fired since start or the last reset. Each field is named
+/// after its knob (`--fail-puts` is `fail_puts`, and so on), so that a script can turn the
+/// JSON object into a table as it is.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct FaultsFired {
+    /// Chunk PUTs answered with an injected status (`fail_puts`).
+    pub fail_puts: u64,
+    /// Chunk PUTs whose connection was dropped mid-body (`drop_puts_after`).
+    pub drop_puts_after: u64,
+    /// Chunk PUTs held before their body was read (`stall_puts`).
+    pub stall_puts: u64,
+    /// Chunk PUTs answered 200 without an `ETag` (`omit_etag`).
+    pub omit_etag: u64,
+    /// API calls answered with an injected status (`fail_api`).
+    pub fail_api: u64,
+    /// Chunk PUTs stored with a flipped byte (`corrupt_puts`).
+    pub corrupt_puts: u64,
+    /// Refused chunk PUTs answered before their body was read, the body left unread in the
+    /// socket and the connection closed (`early_answer`).
+    pub early_answer: u64,
+    /// Sessions whose completion was held back after their last chunk was reported
+    /// (`complete_delay`).
+    pub complete_delay: u64,
+    /// Connections an outage reset or froze: those open when it began (except ones serving a
+    /// `/v1.3/sandbox/*` call) and those reset when a request arrived on them. Connection
+    /// attempts the kernel refused during a `refuse` outage never reach the sandbox and are
+    /// not counted.
+    pub outage_connections: u64,
+    /// Requests an outage swallowed: held in silence (`blackhole`), cut after part of their
+    /// body (`reset`), or reset on arrival over a connection that survived (`refuse`).
+    pub outage_requests: u64,
 }
 
 /// The live counters behind [`Stats`].
@@ -42,6 +80,55 @@ pub(crate) struct Counters {
     pub(crate) reports_received: AtomicU64,
     pub(crate) sessions_created: AtomicU64,
     pub(crate) api_requests: AtomicU64,
+    pub(crate) fired: FiredCounters,
+}
+
+/// The live counters behind [`FaultsFired`].
+#[derive(Debug, Default)]
+pub(crate) struct FiredCounters {
+    pub(crate) fail_puts: AtomicU64,
+    pub(crate) drop_puts_after: AtomicU64,
+    pub(crate) stall_puts: AtomicU64,
+    pub(crate) omit_etag: AtomicU64,
+    pub(crate) fail_api: AtomicU64,
+    pub(crate) corrupt_puts: AtomicU64,
+    pub(crate) early_answer: AtomicU64,
+    pub(crate) complete_delay: AtomicU64,
+    pub(crate) outage_connections: AtomicU64,
+    pub(crate) outage_requests: AtomicU64,
+}
+
+impl FiredCounters {
+    fn all(&self) -> [&AtomicU64; 10] {
+        [
+            &self.fail_puts,
+            &self.drop_puts_after,
+            &self.stall_puts,
+            &self.omit_etag,
+            &self.fail_api,
+            &self.corrupt_puts,
+            &self.early_answer,
+            &self.complete_delay,
+            &self.outage_connections,
+            &self.outage_requests,
+        ]
+    }
+
+    fn snapshot(&self) -> FaultsFired {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        FaultsFired {
+            fail_puts: get(&self.fail_puts),
+            drop_puts_after: get(&self.drop_puts_after),
+            stall_puts: get(&self.stall_puts),
+            omit_etag: get(&self.omit_etag),
+            fail_api: get(&self.fail_api),
+            corrupt_puts: get(&self.corrupt_puts),
+            early_answer: get(&self.early_answer),
+            complete_delay: get(&self.complete_delay),
+            outage_connections: get(&self.outage_connections),
+            outage_requests: get(&self.outage_requests),
+        }
+    }
 }
 
 impl Counters {
@@ -69,6 +156,7 @@ impl Counters {
             reports_received: get(&self.reports_received),
             sessions_created: get(&self.sessions_created),
             api_requests: get(&self.api_requests),
+            faults_fired: self.fired.snapshot(),
         }
     }
 
@@ -83,7 +171,10 @@ impl Counters {
             &self.reports_received,
             &self.sessions_created,
             &self.api_requests,
-        ] {
+        ]
+        .into_iter()
+        .chain(self.fired.all())
+        {
             counter.store(0, Ordering::Relaxed);
         }
         let in_flight = self.puts_in_flight.load(Ordering::SeqCst);

@@ -5,6 +5,10 @@
 //! chunk becomes visible only when it is committed, and a commit replaces the previous copy
 //! whole (last write wins); a writer that is dropped before its commit leaves nothing behind.
 //!
+//! A writer can be told to damage its chunk (the `corrupt_puts` fault): one byte is flipped
+//! before it is hashed and stored, so the ETag is the MD5 of what was stored, as a real
+//! storage computes it over what it received.
+//!
 //! On disk a chunk is `DIR/<blob>/<index>.part`, written through a uniquely named temporary
 //! file and renamed into place. `blob` is always a generated 24-hex-digit id, checked again
 //! here, so nothing a client sends can steer a path outside `DIR`.
@@ -37,8 +41,20 @@ pub(crate) struct ChunkWriter {
     blob: String,
     index: u32,
     md5: Md5,
+    /// Body bytes accepted so far (a byte held back by `damage` included).
     len: u64,
     sink: Sink,
+    damage: Option<Damage>,
+}
+
+/// A byte to flip on its way into storage (the `corrupt_puts` fault). Until the byte at
+/// `at` has gone by, the last byte received is held back, so that a body that ends before
+/// `at` has its last byte flipped instead.
+#[derive(Debug)]
+struct Damage {
+    at: u64,
+    held: Option<u8>,
+    done: bool,
 }
 
 #[derive(Debug)]
@@ -59,6 +75,7 @@ pub(crate) struct Finished {
     index: u32,
     stored: Stored,
     sink: FinishedSink,
+    damaged: bool,
 }
 
 #[derive(Debug)]
@@ -153,6 +170,7 @@ impl ChunkStorage {
             md5: Md5::new(),
             len: 0,
             sink,
+            damage: None,
         })
     }
 
@@ -257,10 +275,44 @@ fn hash_files(blob_dir: &Path, pieces: &[(u32, u64)]) -> Result<String, String> 
 }
 
 impl ChunkWriter {
+    /// Damages the chunk: the byte at offset `at` (or the last one, if the body is shorter)
+    /// is stored flipped, and the ETag is computed over the damaged bytes.
+    pub(crate) fn damage_at(&mut self, at: u64) {
+        self.damage = Some(Damage {
+            at,
+            held: None,
+            done: false,
+        });
+    }
+
     /// Appends body bytes.
     pub(crate) async fn write(&mut self, data: &[u8]) -> io::Result<()> {
-        self.md5.update(data);
         self.len += data.len() as u64;
+        let Some(damage) = self.damage.as_mut().filter(|d| !d.done) else {
+            return self.emit(data).await;
+        };
+        let mut bytes = Vec::with_capacity(data.len() + 1);
+        bytes.extend(damage.held.take());
+        bytes.extend_from_slice(data);
+        let start = self.len - bytes.len() as u64;
+        let target = damage
+            .at
+            .checked_sub(start)
+            .and_then(|i| usize::try_from(i).ok())
+            .filter(|&i| i < bytes.len());
+        match target {
+            Some(i) => {
+                bytes[i] ^= 0xFF;
+                damage.done = true;
+            }
+            None => damage.held = bytes.pop(),
+        }
+        self.emit(&bytes).await
+    }
+
+    /// Hashes and stores bytes as they are.
+    async fn emit(&mut self, data: &[u8]) -> io::Result<()> {
+        self.md5.update(data);
         match &mut self.sink {
             Sink::Memory(buf) => buf.extend_from_slice(data),
             Sink::Disk { file, .. } => file.write_all(data).await?,
@@ -275,7 +327,16 @@ impl ChunkWriter {
     }
 
     /// Ends the body: flushes, and computes the ETag (MD5 hex).
-    pub(crate) async fn finish(self) -> io::Result<Finished> {
+    pub(crate) async fn finish(mut self) -> io::Result<Finished> {
+        let held = self.damage.as_mut().and_then(|d| {
+            let byte = d.held.take()?;
+            d.done = true;
+            Some(byte)
+        });
+        if let Some(byte) = held {
+            self.emit(&[byte ^ 0xFF]).await?;
+        }
+        let damaged = self.damage.as_ref().is_some_and(|d| d.done);
         let etag = hex::encode(self.md5.finalize());
         let sink = match self.sink {
             Sink::Memory(buf) => FinishedSink::Memory(buf.freeze()),
@@ -298,6 +359,7 @@ impl ChunkWriter {
                 len: self.len,
             },
             sink,
+            damaged,
         })
     }
 }
@@ -306,5 +368,59 @@ impl Finished {
     /// The ETag and length the commit will record.
     pub(crate) fn stored(&self) -> &Stored {
         &self.stored
+    }
+
+    /// Whether a byte was flipped on the way in ([`ChunkWriter::damage_at`]).
+    pub(crate) fn damaged(&self) -> bool {
+        self.damaged
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BLOB: &str = "0123456789abcdef01234567";
+
+    async fn stored(damage: Option<u64>, frames: &[&[u8]]) -> (Bytes, Stored, bool) {
+        let storage = ChunkStorage::open(&Storage::Memory).unwrap();
+        let mut writer = storage.writer(BLOB, 1, 100).await.unwrap();
+        if let Some(at) = damage {
+            writer.damage_at(at);
+        }
+        for frame in frames {
+            writer.write(frame).await.unwrap();
+        }
+        let finished = writer.finish().await.unwrap();
+        let damaged = finished.damaged();
+        let stored = storage.commit(finished).unwrap();
+        let ChunkStorage::Memory(map) = &storage else {
+            unreachable!()
+        };
+        let bytes = map.lock().unwrap()[&(BLOB.to_owned(), 1)].clone();
+        (bytes, stored, damaged)
+    }
+
+    fn md5_hex(data: &[u8]) -> String {
+        hex::encode(Md5::digest(data))
+    }
+
+    #[tokio::test]
+    async fn damage_flips_one_byte_and_the_etag_follows() {
+        let (bytes, s, damaged) = stored(Some(3), &[b"ab", b"cdef"]).await;
+        assert!(damaged);
+        assert_eq!(&bytes[..], b"abc\x9bef");
+        assert_eq!(s.etag, md5_hex(&bytes));
+        assert_eq!(s.len, 6);
+
+        let (bytes, s, damaged) = stored(Some(50), &[b"ab", b"cd"]).await;
+        assert!(damaged, "a short body has its last byte flipped");
+        assert_eq!(&bytes[..], b"abc\x9b");
+        assert_eq!(s.etag, md5_hex(&bytes));
+
+        let (bytes, s, damaged) = stored(None, &[b"ab", b"cd"]).await;
+        assert!(!damaged);
+        assert_eq!(&bytes[..], b"abcd");
+        assert_eq!(s.etag, md5_hex(b"abcd"));
     }
 }

@@ -49,6 +49,14 @@ pub(crate) struct Reported {
     pub(crate) job: Option<CheckJob>,
 }
 
+/// When a session that a report completes turns `completed` (and its asset appears), and
+/// when that asset is `ready`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CompletionTimes {
+    pub(crate) completes_at: OffsetDateTime,
+    pub(crate) ready_at: OffsetDateTime,
+}
+
 /// Filters of `GET /assets`.
 #[derive(Debug, Default)]
 pub(crate) struct AssetFilter<'a> {
@@ -124,13 +132,15 @@ impl Store {
         self.lock().sessions.get_mut(upload_id).map(f)
     }
 
-    /// Applies a report; on completion creates the asset (`processing`) atomically.
+    /// Applies a report; when it reports the last chunks, creates the asset atomically. The
+    /// asset exists from `times.completes_at` (when the session turns `completed`) and is
+    /// `processing` until `times.ready_at`.
     pub(crate) fn report(
         &self,
         upload_id: &str,
         items: &[ReportItem],
         now: OffsetDateTime,
-        ready_at: OffsetDateTime,
+        times: CompletionTimes,
     ) -> Result<Reported, ApiError> {
         let mut inner = self.lock();
         let seq = inner.next_seq();
@@ -138,7 +148,7 @@ impl Store {
             .sessions
             .get_mut(upload_id)
             .ok_or_else(|| ApiError::not_found("upload session", upload_id))?;
-        let outcome = session.apply_report(items, now)?;
+        let outcome = session.apply_report(items, now, times.completes_at)?;
         let mut reported = Reported {
             outcome,
             asset_id: session.asset_id.clone(),
@@ -156,8 +166,8 @@ impl Store {
                 method: AssetMethod::Multipart,
                 kind: session.spec.kind,
                 filename: session.spec.filename.clone(),
-                created_at: now,
-                ready_at,
+                created_at: times.completes_at.max(now),
+                ready_at: times.ready_at,
                 size: Some(session.spec.total_size),
                 options: session.spec.options.clone(),
                 content: Content::Checking,
@@ -217,8 +227,14 @@ impl Store {
         }
     }
 
+    /// An asset's view at `now`; `None` for one that does not exist yet (its session's
+    /// completion delay is not over).
     pub(crate) fn asset_detail(&self, asset_id: &str, now: OffsetDateTime) -> Option<AssetDetail> {
-        self.lock().assets.get(asset_id).map(|a| a.detail(now))
+        self.lock()
+            .assets
+            .get(asset_id)
+            .filter(|a| a.created_at <= now)
+            .map(|a| a.detail(now))
     }
 
     /// One page of the assets that pass the filter, newest first.
@@ -232,6 +248,7 @@ impl Store {
         let mut found: Vec<&Asset> = inner
             .assets
             .values()
+            .filter(|a| a.created_at <= now)
             .filter(|a| a.matches(&filter.ids, &filter.kinds, filter.filename))
             .collect();
         found.sort_by_key(|a| Reverse((a.created_at, a.seq)));
@@ -245,9 +262,13 @@ impl Store {
         Page { data, page_info }
     }
 
-    /// Removes an asset; returns it so its bytes can be deleted.
-    pub(crate) fn remove_asset(&self, asset_id: &str) -> Option<Asset> {
-        self.lock().assets.remove(asset_id)
+    /// Removes an asset that exists at `now`; returns it so its bytes can be deleted.
+    pub(crate) fn remove_asset(&self, asset_id: &str, now: OffsetDateTime) -> Option<Asset> {
+        let mut inner = self.lock();
+        if inner.assets.get(asset_id)?.created_at > now {
+            return None;
+        }
+        inner.assets.remove(asset_id)
     }
 }
 

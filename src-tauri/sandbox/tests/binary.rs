@@ -192,3 +192,32 @@ fn bad_invocations_fail_with_a_message() {
         assert!(stdout.is_empty(), "{stdout}");
     }
 }
+
+#[test]
+fn the_help_documents_the_misbehaviours() {
+    let output = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for flag in [
+        "--corrupt-puts <N>",
+        "--complete-delay <SECS>",
+        "--early-answer",
+        "--outage <KIND:SECS[@AFTER_SECS]>",
+        "refuse",
+        "blackhole",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from:\n{help}");
+    }
+}
+
+#[test]
+fn a_bad_outage_is_refused_with_its_reason() {
+    let output = Command::new(BIN)
+        .args(["--api-key", "k", "--outage", "flood:2"])
+        .env_remove("TL_SANDBOX_API_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("not an outage kind"), "{stderr}");
+}

@@ -20,6 +20,8 @@
 //! Every change of a view is published to the UI before the lock is released, so events
 //! leave in the order the views changed and the last event of an upload is always its
 //! current state, whichever thread (a command, the runner, an engine task) changed it.
+//! Whenever the lock is released, whether any upload runs goes out on [`Queue::running`],
+//! for keeping the computer awake (see [`crate::awake`]).
 //!
 //! # Layout
 //!
@@ -29,13 +31,15 @@
 mod run;
 
 use std::collections::HashSet;
+use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 use tl_upload::{UploadControls, UploadError, UploadPhase, UploadProgress, UploadSource};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
+use crate::awake;
 use crate::convert;
 use crate::ipc::{CommandError, UploadRow, UploadState};
 pub(crate) use run::run;
@@ -67,12 +71,59 @@ pub(crate) struct Turn {
 pub(crate) type Sink = Box<dyn Fn(&UploadRow) + Send + Sync>;
 
 /// The queue. Its lock is held only for a field update, a copy, and publishing the change.
-#[derive(Default)]
 pub struct Queue {
     entries: Mutex<Vec<Entry>>,
     wake: Notify,
     next_id: AtomicU64,
     sink: OnceLock<Sink>,
+    /// Whether an upload runs (see [`awake::keeps_awake`]), as of the last release of the
+    /// lock.
+    running: watch::Sender<bool>,
+}
+
+impl Default for Queue {
+    fn default() -> Self {
+        Self {
+            entries: Mutex::default(),
+            wake: Notify::new(),
+            next_id: AtomicU64::new(0),
+            sink: OnceLock::new(),
+            running: watch::Sender::new(false),
+        }
+    }
+}
+
+/// The entries under the queue's lock. Releasing it tells [`Queue::running`] whether an
+/// upload runs now, so no transition can forget to.
+struct Entries<'a> {
+    guard: MutexGuard<'a, Vec<Entry>>,
+    running: &'a watch::Sender<bool>,
+}
+
+impl Deref for Entries<'_> {
+    type Target = Vec<Entry>;
+
+    fn deref(&self) -> &Vec<Entry> {
+        &self.guard
+    }
+}
+
+impl DerefMut for Entries<'_> {
+    fn deref_mut(&mut self) -> &mut Vec<Entry> {
+        &mut self.guard
+    }
+}
+
+impl Drop for Entries<'_> {
+    fn drop(&mut self) {
+        let now = self.guard.iter().any(|e| awake::keeps_awake(e.view.state));
+        // Only a change wakes the watcher.
+        self.running.send_if_modified(|running| {
+            let changed = *running != now;
+            *running = now;
+            changed
+        });
+    }
 }
 
 impl std::fmt::Debug for Queue {
@@ -111,9 +162,18 @@ impl Queue {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Vec<Entry>> {
-        // Entries are plain values; a panic elsewhere leaves them usable.
-        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> Entries<'_> {
+        Entries {
+            // Entries are plain values; a panic elsewhere leaves them usable.
+            guard: self.entries.lock().unwrap_or_else(PoisonError::into_inner),
+            running: &self.running,
+        }
+    }
+
+    /// Whether at least one upload is running (starting, uploading, confirming or waiting
+    /// for the network), updated whenever that changes.
+    pub(crate) fn running(&self) -> watch::Receiver<bool> {
+        self.running.subscribe()
     }
 
     fn with<T>(
@@ -263,11 +323,15 @@ impl Queue {
     pub(crate) fn pause(&self, id: &str) -> Result<UploadRow, CommandError> {
         self.with(id, |e| match e.view.state {
             UploadState::Paused => Ok(e.view.clone()),
-            UploadState::Queued | UploadState::Starting | UploadState::Uploading => {
+            UploadState::Queued
+            | UploadState::Starting
+            | UploadState::Uploading
+            | UploadState::WaitingForNetwork => {
                 e.controls.pause();
                 e.view.state = UploadState::Paused;
                 e.view.bytes_per_second = 0.0;
                 e.view.eta_seconds = None;
+                e.view.offline_since_ms = None;
                 self.publish(&e.view);
                 Ok(e.view.clone())
             }
@@ -298,7 +362,10 @@ impl Queue {
                     e.view.error = None;
                     e.view.percentage = 0.0;
                 }
-                UploadState::Queued | UploadState::Starting | UploadState::Uploading => {}
+                UploadState::Queued
+                | UploadState::Starting
+                | UploadState::Uploading
+                | UploadState::WaitingForNetwork => {}
                 _ => return Err(not_allowed("resume", &e.view)),
             }
             if e.view.state != before {
@@ -366,6 +433,7 @@ fn is_active(state: UploadState) -> bool {
         UploadState::Queued
             | UploadState::Starting
             | UploadState::Uploading
+            | UploadState::WaitingForNetwork
             | UploadState::Paused
             | UploadState::Confirming
     )
@@ -434,6 +502,44 @@ mod tests {
         );
         let listed: Vec<_> = q.list().into_iter().map(|v| v.id).collect();
         assert_eq!(listed, [a.id, b.id, c.id, d.id]);
+    }
+
+    #[test]
+    fn the_queue_says_whether_an_upload_runs_as_it_changes() {
+        let q = Queue::default();
+        let running = q.running();
+        let a = q.push("/v/a.mp4", 10, new_file());
+        let b = q.push("/v/b.mp4", 10, new_file());
+        assert!(!*running.borrow(), "queued uploads do not run yet");
+        q.take_queued();
+        assert!(*running.borrow(), "the first is starting");
+        q.progress(&a.id, &snapshot(UploadPhase::Uploading, "s-a"));
+        q.progress(&b.id, &snapshot(UploadPhase::Queued, "s-b"));
+        q.pause(&a.id).unwrap();
+        assert!(
+            !*running.borrow(),
+            "one paused, one held back: nothing runs"
+        );
+        q.resume(&a.id, new_file()).unwrap();
+        assert!(*running.borrow());
+        let offline = UploadProgress {
+            offline_since_ms: Some(1_000),
+            ..snapshot(UploadPhase::WaitingForNetwork, "s-a")
+        };
+        q.progress(&a.id, &offline);
+        let view = q.view(&a.id).unwrap();
+        assert_eq!(
+            (view.state, view.offline_since_ms),
+            (UploadState::WaitingForNetwork, Some(1_000))
+        );
+        assert!(*running.borrow(), "waiting for the network is running");
+        q.finish(&a.id, |v| v.state = UploadState::Processing);
+        assert!(!*running.borrow(), "transferred: only the asset is awaited");
+        q.progress(&b.id, &snapshot(UploadPhase::Confirming, "s-b"));
+        assert!(*running.borrow());
+        q.cancel(&b.id).unwrap();
+        q.finish(&b.id, |v| v.state = UploadState::Cancelled);
+        assert!(!*running.borrow());
     }
 
     #[test]

@@ -137,6 +137,7 @@ fn conclude<R: Runtime>(
                 v.bytes_acknowledged = result.total_bytes;
                 v.percentage = 100.0;
                 v.eta_seconds = None;
+                v.offline_since_ms = None;
                 v.in_flight.clear();
                 v.error = None;
             });
@@ -163,6 +164,7 @@ fn stopped(v: &mut UploadRow, error: CommandError) {
     v.error = Some(error);
     v.bytes_per_second = 0.0;
     v.eta_seconds = None;
+    v.offline_since_ms = None;
     v.in_flight.clear();
     v.chunks = v
         .chunks

@@ -32,6 +32,10 @@ filesAtOnce: number,
  */
 fileType: MediaType, 
 /**
+ * Whether the app keeps the computer from idle sleep while an upload is running.
+ */
+keepAwake: boolean, 
+/**
  * The API base URL in use (the sandbox's loopback URL in sandbox mode).
  */
 baseUrl: string, 

@@ -26,4 +26,9 @@ filesAtOnce: number,
 /**
  * The media type of new uploads.
  */
-fileType: MediaType, };
+fileType: MediaType, 
+/**
+ * Keep the computer from idle sleep while an upload is running; left out (or `null`)
+ * keeps the current choice.
+ */
+keepAwake?: boolean, };

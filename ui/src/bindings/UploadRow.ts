@@ -99,4 +99,9 @@ error: CommandError | null,
 /**
  * When it was added (milliseconds since the Unix epoch).
  */
-addedAt: number, };
+addedAt: number, 
+/**
+ * Since when (milliseconds since the Unix epoch) it has been waiting for the network,
+ * while its state is `waitingForNetwork`; `null` otherwise.
+ */
+offlineSinceMs: number | null, };

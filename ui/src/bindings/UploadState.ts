@@ -3,4 +3,4 @@
 /**
  * Where an upload in the app's queue is.
  */
-export type UploadState = "queued" | "starting" | "uploading" | "paused" | "confirming" | "processing" | "completed" | "failed" | "cancelled";
+export type UploadState = "queued" | "starting" | "uploading" | "waitingForNetwork" | "paused" | "confirming" | "processing" | "completed" | "failed" | "cancelled";

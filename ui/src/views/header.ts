@@ -2,12 +2,13 @@
 // and the settings button.
 
 import { byId, icon, setText, show } from "../dom.js";
-import { formatRate, hostOf } from "../format.js";
+import { formatRate, hostOf, plural } from "../format.js";
 import type { Settings } from "../types.js";
 
 export interface Header {
   showSettings(settings: Settings): void;
-  showActivity(active: number, rate: number): void;
+  /** `active` uploads sending at `rate` together, `waiting` more waiting for the network. */
+  showActivity(active: number, rate: number, waiting: number): void;
 }
 
 export function mountHeader(onOpenSettings: () => void): Header {
@@ -32,9 +33,13 @@ export function mountHeader(onOpenSettings: () => void): Header {
         : `Uploading to ${settings.baseUrl}`;
       sandbox.title = `The embedded sandbox at ${settings.baseUrl} stores uploads on this computer`;
     },
-    showActivity(active, rate) {
-      show(activity, active > 0);
-      setText(activity, active > 0 ? `${active} sending · ${formatRate(rate)}` : "");
+    showActivity(active, rate, waiting) {
+      const parts: string[] = [];
+      if (active > 0) parts.push(`${active} sending · ${formatRate(rate)}`);
+      if (waiting > 0) parts.push(`${plural(waiting, "upload")} waiting for network`);
+      show(activity, parts.length > 0);
+      activity.classList.toggle("waiting", active === 0 && waiting > 0);
+      setText(activity, parts.join(" · "));
     },
   };
 }

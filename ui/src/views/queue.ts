@@ -1,18 +1,28 @@
 // The queue (`#queue`): one row per upload with its progress, rate, the link it shares with
 // the others (chunks in parallel, the bandwidth limit), time left, state and buttons. Rows
 // are created once and patched in place at most once per animation frame, only for the
-// uploads that changed.
+// uploads that changed. An upload that starts or stops waiting for the network is also
+// announced to screen readers (one message per frame, for all the rows that changed).
 
 import type { Backend } from "../backend.js";
 import { copyText } from "../clipboard.js";
 import { announce, byId, h, icon, iconButton, setAttr, setText, show, within } from "../dom.js";
 import { describeError } from "../errors.js";
-import { formatBytes, formatBytesOf, formatEta, formatPercent, formatRate, plural } from "../format.js";
+import {
+  formatBytes,
+  formatBytesOf,
+  formatEta,
+  formatPercent,
+  formatRate,
+  formatWaiting,
+  plural,
+} from "../format.js";
 import { linkDetail, linkSummary } from "../link.js";
 import {
   canCancel,
   canPause,
   canResume,
+  isActive as isActiveState,
   isFinished,
   stateLabel,
   type StoreChange,
@@ -34,6 +44,9 @@ interface Row {
   eta: HTMLElement;
   percent: HTMLElement;
   error: HTMLElement;
+  offline: HTMLElement;
+  /** The state last drawn, to announce a change into or out of waiting for the network. */
+  shownState: UploadRow["state"] | null;
   asset: HTMLElement;
   assetId: HTMLElement;
   assetUrl: HTMLElement;
@@ -63,6 +76,8 @@ export function mountQueue(
   let frame = 0;
   let limit: number | null = null;
   let parallel: ParallelChunks | null = null;
+  /** What this frame's row updates have to tell screen readers. */
+  let news: string[] = [];
 
   function schedule(change: StoreChange): void {
     for (const id of change.ids) pendingIds.add(id);
@@ -83,9 +98,12 @@ export function mountQueue(
     pendingIds = new Set();
     pendingStructure = false;
     pendingSelection = false;
+    if (news.length > 0) announce(news.join(". "));
+    news = [];
     const s = store.summary();
     const parts = [plural(s.total, "upload")];
     if (s.active > 0) parts.push(`${s.active} sending`);
+    if (s.waiting > 0) parts.push(`${s.waiting} waiting for network`);
     if (s.completed > 0) parts.push(`${s.completed} done`);
     if (s.failed > 0) parts.push(`${s.failed} failed`);
     setText(summary, s.total > 0 ? parts.join(" · ") : "");
@@ -183,6 +201,7 @@ export function mountQueue(
         h("span", { class: "percent" }),
       ),
       h("p", { class: "row-error", hidden: true }),
+      h("p", { class: "row-offline", hidden: true }),
       h(
         "div",
         { class: "asset", hidden: true },
@@ -219,6 +238,8 @@ export function mountQueue(
       eta: within(element, ".eta"),
       percent: within(element, ".percent"),
       error: within(element, ".row-error"),
+      offline: within(element, ".row-offline"),
+      shownState: null,
       asset: within(element, ".asset"),
       assetId: within(element, ".asset-id"),
       assetUrl: within(element, ".asset-url"),
@@ -284,6 +305,18 @@ export function mountQueue(
       const text = describeError(u.error);
       setText(row.error, `${text.title}: ${text.detail}${text.action !== null ? ` ${text.action}` : ""}`);
     }
+
+    const waiting = u.state === "waitingForNetwork";
+    show(row.offline, waiting);
+    const since = formatWaiting(u.offlineSinceMs);
+    if (waiting) setText(row.offline, `${since}. The upload goes on by itself when the connection is back.`);
+    if (row.shownState !== null && row.shownState !== u.state) {
+      if (waiting) news.push(`${u.fileName}: ${since.toLowerCase()}; it goes on by itself when the connection is back`);
+      else if (row.shownState === "waitingForNetwork" && isActiveState(u.state)) {
+        news.push(`${u.fileName}: the network is back, uploading again`);
+      }
+    }
+    row.shownState = u.state;
 
     const hasAsset = u.assetId !== null && (u.state === "completed" || u.state === "processing");
     show(row.asset, hasAsset);

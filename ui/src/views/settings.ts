@@ -1,6 +1,7 @@
 // The settings dialog (`#settings`): endpoint, API key (write-only: saved to the OS keychain
 // and never shown back), the link all uploads share (parallel chunks, automatic or fixed; a
-// bandwidth limit in a unit the user picks; files at once) and the default media type.
+// bandwidth limit in a unit the user picks; files at once), keeping the computer awake while
+// uploading, and the default media type.
 
 import type { Backend } from "../backend.js";
 import { byId, icon, setText, show } from "../dom.js";
@@ -71,6 +72,7 @@ export function mountSettings(
   const parallelError = byId("parallel-error");
   const limitError = byId("bandwidth-error");
   const fileType = byId<HTMLSelectElement>("file-type");
+  const keepAwake = byId<HTMLInputElement>("keep-awake");
   const message = byId("settings-message");
   const journal = byId("settings-journal");
   const logs = byId("settings-logs");
@@ -123,6 +125,7 @@ export function mountSettings(
     setText(twelvelabsHost, settings.endpoint === "twelvelabs" ? hostOf(settings.baseUrl) : "api.twelvelabs.io");
     fillLink(settings);
     fileType.value = settings.fileType;
+    keepAwake.checked = settings.keepAwake;
     keyInput.value = "";
     setText(journal, settings.journalPath);
     setText(logs, settings.logDir);
@@ -173,6 +176,7 @@ export function mountSettings(
       bandwidthLimit: limit.value,
       filesAtOnce: files,
       fileType: type,
+      keepAwake: keepAwake.checked,
     };
   }
 

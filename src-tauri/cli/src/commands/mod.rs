@@ -53,6 +53,13 @@ impl Context {
         Connection::open(&self.connection, &self.out)
     }
 
+    /// A message on stderr for `-v` only: what tlup does on the side.
+    pub fn detail(&self, text: &str) {
+        if self.connection.verbose {
+            self.out.note(text);
+        }
+    }
+
     /// Runs `work` unless Ctrl-C comes first.
     pub async fn interruptible<T>(
         &self,

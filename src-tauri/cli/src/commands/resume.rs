@@ -77,9 +77,12 @@ async fn resume(ctx: &Context, args: &ResumeArgs, id: &str) -> Result<(), Stop> 
         path: &path,
         resuming: Some(id),
     };
-    transfer
+    let awake = transfer::keep_awake(ctx, &args.transfer).await;
+    let outcome = transfer
         .run(&uploader, source, transfer::options(&args.transfer))
-        .await
+        .await;
+    drop(awake);
+    outcome
         .map(drop)
         .map_err(|failure| Stop::Reported(failure.status))
 }

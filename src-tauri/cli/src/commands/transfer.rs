@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use tl_upload::awake::KeepAwake;
 use tl_upload::wire::AssetStatus;
 use tl_upload::{UploadError, UploadHandle, UploadOptions, UploadResult, UploadSource, Uploader};
 use tokio::task::JoinHandle;
@@ -27,6 +28,41 @@ use crate::progress::FileProgress;
 /// How long to wait for the embedded sandbox to hash an upload.
 const SHA256_WAIT: Duration = Duration::from_secs(60);
 
+/// What the system shows as the reason the computer stays awake.
+const AWAKE_REASON: &str = "Uploading video files";
+
+/// Asks the system to keep the computer from idle sleep while the transfers run (the guard
+/// returned holds it until dropped), unless `--no-keep-awake`. A system that cannot be asked
+/// costs nothing but the request: the upload goes on, and `-v` says why.
+pub async fn keep_awake(ctx: &Context, t: &TransferArgs) -> Option<KeepAwake> {
+    if t.no_keep_awake {
+        ctx.detail("not keeping the computer awake (--no-keep-awake): it may sleep when idle");
+        return None;
+    }
+    // The request may wait on D-Bus for a moment; not on the runtime's workers.
+    let asked = tokio::task::spawn_blocking(|| KeepAwake::acquire("tlup", AWAKE_REASON)).await;
+    match asked {
+        Ok(Ok(guard)) => {
+            ctx.detail(
+                "keeping the computer awake until the upload ends (--no-keep-awake lets it sleep)",
+            );
+            Some(guard)
+        }
+        Ok(Err(why)) => {
+            ctx.detail(&format!(
+                "cannot keep the computer awake: {why}; uploading anyway, but it may sleep when idle"
+            ));
+            None
+        }
+        Err(e) => {
+            ctx.detail(&format!(
+                "cannot keep the computer awake: the request stopped ({e}); uploading anyway"
+            ));
+            None
+        }
+    }
+}
+
 /// The engine options that `--batch-size`, `--retry-delay` and friends describe. How many
 /// chunks are in flight is the uploader's to decide (see [`uploader`]), so one upload's
 /// share keeps the engine's default.
@@ -36,6 +72,9 @@ pub fn options(t: &TransferArgs) -> UploadOptions {
         max_retries: t.max_retries,
         retry_delay: t.retry_delay,
         stall_timeout: t.stall_timeout,
+        confirm_timeout: t.confirm_timeout,
+        offline_limit: t.offline_limit,
+        probe_interval: t.probe_interval,
         wait_for_ready: t.wait,
         ..UploadOptions::default()
     }
@@ -198,7 +237,12 @@ impl Started<'_> {
                 ));
                 let sha256 = sandbox_sha256(ctx, conn, &result).await;
                 let label = path.display().to_string();
-                print_result(ctx, &label, &display_name(path), &result, sha256.as_deref());
+                let shown = Shown {
+                    label: &label,
+                    name: &display_name(path),
+                    sha256: sha256.as_deref(),
+                };
+                print_result(ctx, &shown, &result);
                 return Ending::Uploaded(Box::new(result));
             }
             Err(e) => e,
@@ -225,24 +269,49 @@ fn resumable(e: &UploadError) -> bool {
             | UploadError::Chunk { .. }
             | UploadError::RetryBudgetExhausted { .. }
             | UploadError::ChunksFailed { .. }
+            | UploadError::NetworkLost { .. }
+            | UploadError::NotConfirmed { .. }
             | UploadError::Api(_)
     )
 }
 
+/// What a finished upload's report shows beside the engine's result.
+#[derive(Debug)]
+struct Shown<'a> {
+    /// The file as the user named it.
+    label: &'a str,
+    /// Its name.
+    name: &'a str,
+    /// The sandbox's hash of what it assembled, when it is the embedded sandbox.
+    sha256: Option<&'a str>,
+}
+
 /// Prints a finished upload: a JSON `result` event, or a few lines for people.
-fn print_result(ctx: &Context, label: &str, name: &str, r: &UploadResult, sha256: Option<&str>) {
+fn print_result(ctx: &Context, shown: &Shown<'_>, r: &UploadResult) {
     if ctx.out.is_json() {
-        let mut v = serde_json::to_value(r).unwrap_or_else(|_| Value::Object(Default::default()));
-        if let Value::Object(map) = &mut v {
-            map.insert("event".into(), "result".into());
-            map.insert("file".into(), label.into());
-            if let Some(sha) = sha256 {
-                map.insert("sandbox_sha256".into(), sha.into());
-            }
-        }
-        ctx.out.event(&v);
+        ctx.out.event(&result_event(shown, r));
         return;
     }
+    ctx.out.line(&result_lines(shown, r));
+}
+
+/// The `{"event":"result",…}` line: the engine's result (`damaged_chunks` among its
+/// counts), the file, and the sandbox's hash.
+fn result_event(shown: &Shown<'_>, r: &UploadResult) -> Value {
+    let mut v = serde_json::to_value(r).unwrap_or_else(|_| Value::Object(Default::default()));
+    if let Value::Object(map) = &mut v {
+        map.insert("event".into(), "result".into());
+        map.insert("file".into(), shown.label.into());
+        if let Some(sha) = shown.sha256 {
+            map.insert("sandbox_sha256".into(), sha.into());
+        }
+    }
+    v
+}
+
+/// A finished upload for people: the summary line, then the ids.
+fn result_lines(shown: &Shown<'_>, r: &UploadResult) -> String {
+    let name = shown.name;
     let rate = format::rate(r.bytes_uploaded as f64 / r.transfer_seconds.max(1e-3));
     let took = format::duration(r.transfer_seconds);
     let mut head = if r.chunks_uploaded < r.total_chunks {
@@ -270,6 +339,11 @@ fn print_result(ctx: &Context, label: &str, name: &str, r: &UploadResult, sha256
     if r.copies_raced > 0 {
         head.push_str(&format!(", {} slow chunks raced", r.copies_raced));
     }
+    match r.damaged_chunks {
+        0 => {}
+        1 => head.push_str(", 1 chunk arrived damaged and was sent again"),
+        n => head.push_str(&format!(", {n} chunks arrived damaged and were sent again")),
+    }
     let mut lines = vec![head, format!("  asset id:  {}", r.asset_id)];
     if let Some(url) = &r.asset_url {
         lines.push(format!("  asset url: {url}"));
@@ -278,10 +352,10 @@ fn print_result(ctx: &Context, label: &str, name: &str, r: &UploadResult, sha256
     if let Some(asset) = &r.asset {
         lines.push(format!("  asset status: {}", asset.status));
     }
-    if let Some(sha) = sha256 {
+    if let Some(sha) = shown.sha256 {
         lines.push(format!("  sha256 (sandbox): {sha}"));
     }
-    ctx.out.line(&lines.join("\n"));
+    lines.join("\n")
 }
 
 /// In the embedded sandbox, the SHA-256 of the bytes the server assembled, so the user can
@@ -331,5 +405,64 @@ async fn sandbox_sha256(ctx: &Context, conn: &Connection, r: &UploadResult) -> O
             () = tokio::time::sleep(nap) => {}
         }
         nap = (nap * 2).min(Duration::from_millis(500));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result() -> UploadResult {
+        // From JSON, so fields the engine adds later (with their defaults) do not matter here.
+        serde_json::from_value(serde_json::json!({
+            "upload_id": "u1", "asset_id": "a1", "asset_url": null, "asset": null,
+            "total_bytes": 2048, "total_chunks": 4, "chunks_uploaded": 4,
+            "bytes_uploaded": 2048, "retries": 0, "urls_refreshed": 0,
+            "transfer_seconds": 2.0, "elapsed_seconds": 2.5,
+        }))
+        .unwrap()
+    }
+
+    fn shown() -> Shown<'static> {
+        Shown {
+            label: "v/clip.mp4",
+            name: "clip.mp4",
+            sha256: None,
+        }
+    }
+
+    fn damaged(n: u64) -> UploadResult {
+        UploadResult {
+            damaged_chunks: n,
+            ..result()
+        }
+    }
+
+    #[test]
+    fn damaged_chunks_are_told_in_the_summary_line_only_when_there_were_some() {
+        let clean = result_lines(&shown(), &damaged(0));
+        assert!(!clean.contains("damaged"), "{clean}");
+        let two = result_lines(&shown(), &damaged(2));
+        let head = two.lines().next().unwrap_or_default();
+        assert!(
+            head.starts_with("uploaded clip.mp4: ")
+                && head.ends_with(", 2 chunks arrived damaged and were sent again"),
+            "{head}"
+        );
+        let one = result_lines(&shown(), &damaged(1));
+        assert!(
+            one.contains(", 1 chunk arrived damaged and was sent again"),
+            "{one}"
+        );
+    }
+
+    #[test]
+    fn the_result_event_carries_the_damaged_chunks() {
+        let v = result_event(&shown(), &damaged(3));
+        assert_eq!(v["event"], "result");
+        assert_eq!(v["file"], "v/clip.mp4");
+        assert_eq!(v["damaged_chunks"], 3);
+        assert_eq!(v["asset_id"], "a1");
+        assert!(v.get("sandbox_sha256").is_none());
     }
 }

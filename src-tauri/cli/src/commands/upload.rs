@@ -11,6 +11,9 @@
 //! file: those sending chunks stop and stay resumable, those still waiting for their turn
 //! are skipped.
 //!
+//! The computer is kept from idle sleep until the last file is through, unless
+//! `--no-keep-awake` (see [`transfer::keep_awake`]).
+//!
 //! Each session and its stored chunks are recorded in the upload journal as they happen, so
 //! whatever stops tlup (Ctrl-C, a kill, a crash, a reboot), `tlup resume ID` sends only the
 //! rest. Not with the embedded sandbox: its sessions end with tlup.
@@ -71,7 +74,10 @@ pub async fn run(ctx: &Context, args: UploadArgs) -> Status {
                 "no data directory for the upload journal: an interrupted upload can only be resumed with `tlup resume ID FILE` (pass --journal PATH to keep a journal)",
             );
         }
+        // Held until every file is through; dropped before the summary.
+        let awake = transfer::keep_awake(ctx, &args.transfer).await;
         upload_all(ctx, &conn, &uploader, &args, &mut outcomes).await;
+        drop(awake);
     }
     let outcomes: Vec<(PathBuf, Outcome)> = outcomes
         .into_iter()

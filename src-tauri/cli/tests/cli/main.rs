@@ -5,6 +5,8 @@ mod crash;
 mod default_sandbox;
 mod journal;
 mod link;
+/// Outages of each kind mid-upload: waited out without retries, the file intact.
+mod outage;
 mod queue;
 mod refresh;
 mod resume;

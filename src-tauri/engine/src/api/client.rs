@@ -298,6 +298,27 @@ impl MultipartUploadClient {
             .map(|(body, _)| body)
     }
 
+    /// One status call of session `upload_id`, without retries, with `within` to answer:
+    /// the cheap "is the API there?" asked while an upload waits for the network. `None`
+    /// when no answer came in time.
+    pub(crate) async fn probe_status(
+        &self,
+        upload_id: &str,
+        within: Duration,
+    ) -> Option<Result<GetUploadStatusResponse, ApiError>> {
+        let url = format!(
+            "{}/assets/multipart-uploads/{}",
+            self.inner.base_url,
+            encode_segment(upload_id)
+        );
+        let query = page_query(1, 1);
+        let once = self.call_once::<_, ()>("get_status", Method::GET, &url, &query, None);
+        tokio::time::timeout(within, once)
+            .await
+            .ok()
+            .map(|answer| answer.map(|(body, _)| body))
+    }
+
     /// A pager over a session's chunk list, `page_limit` per request (at most 50).
     pub fn get_status(&self, upload_id: &str, page_limit: u64) -> StatusPager {
         StatusPager::new(self.clone(), upload_id.to_owned(), page_limit)

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::source::SourceFile;
 use super::{UploadOptions, api_error, default_filename};
@@ -74,6 +74,8 @@ pub(crate) struct Prepared {
     pub(crate) server_now: Option<SystemTime>,
     pub(crate) received: Instant,
     pub(crate) upload_headers: std::collections::BTreeMap<String, String>,
+    /// When the session expires, when the server said.
+    pub(crate) session_expires: Option<SystemTime>,
 }
 
 impl Prepared {
@@ -96,6 +98,7 @@ impl Prepared {
             server_now: None,
             received: Instant::now(),
             upload_headers: Default::default(),
+            session_expires: None,
         }
     }
 }
@@ -214,6 +217,7 @@ pub(crate) async fn new_file(
         server_now,
         received,
         upload_headers: created.upload_headers,
+        session_expires: created.expires_at.map(SystemTime::from),
     })
 }
 
@@ -281,7 +285,9 @@ pub(crate) async fn from_server(
         None => None,
     };
     let done = completed_on_server(&listing, &plan);
-    Ok(Prepared::resumed(upload_id, None, plan, source, done, lock))
+    let mut prepared = Prepared::resumed(upload_id, None, plan, source, done, lock);
+    prepared.session_expires = summary.expires_at.map(SystemTime::from);
+    Ok(prepared)
 }
 
 /// Session `upload_id` from the journal: the file is checked again (size, modification time,
@@ -344,14 +350,12 @@ pub(crate) async fn from_journal(
             done.insert(index);
         }
     }
-    Ok(Prepared::resumed(
-        upload_id,
-        asset_id,
-        plan,
-        source,
-        done,
-        Some(lock),
-    ))
+    let mut prepared = Prepared::resumed(upload_id, asset_id, plan, source, done, Some(lock));
+    prepared.session_expires = record
+        .expires_at
+        .and_then(|t| u64::try_from(t).ok())
+        .map(|t| SystemTime::UNIX_EPOCH + Duration::from_secs(t));
+    Ok(prepared)
 }
 
 /// Reports chunks the journal holds. Returns those the server accepted; a chunk whose proof

@@ -120,6 +120,9 @@ struct Inner {
     /// Sum (µs) and count of acknowledged PUT durations since the last epoch.
     ack_micros: AtomicU64,
     acks: AtomicU32,
+    /// Uploads waiting for the network now: while any does, nothing is measured (an outage
+    /// says nothing about the level).
+    offline: AtomicUsize,
     limiter: RateLimiter,
     /// Bumped whenever admission may have become possible.
     changed: watch::Sender<u64>,
@@ -172,6 +175,7 @@ impl Link {
                 stalls: AtomicU32::new(0),
                 ack_micros: AtomicU64::new(0),
                 acks: AtomicU32::new(0),
+                offline: AtomicUsize::new(0),
                 limiter: RateLimiter::default(),
                 changed,
                 journal,
@@ -214,6 +218,13 @@ impl Link {
         };
         send_grants(grants);
         self.ensure_sampler();
+    }
+
+    /// Marks one upload as waiting for the network until the guard is dropped; the
+    /// automatic level is not measured meanwhile.
+    pub(crate) fn offline_guard(&self) -> OfflineGuard {
+        self.inner.offline.fetch_add(1, Ordering::Relaxed);
+        OfflineGuard(self.clone())
     }
 
     /// Whether a bandwidth limit is set.
@@ -487,8 +498,9 @@ impl Link {
                 self.remember(None);
                 return;
             }
-            if draining {
+            if draining || self.inner.offline.load(Ordering::Relaxed) > 0 {
                 // A lower level takes effect as chunks finish; it is measured after that.
+                // An upload waiting for the network holds slots that move nothing.
                 epoch = EpochClock::start(now, &self.inner);
                 continue;
             }
@@ -538,6 +550,16 @@ impl Link {
             // A level that cannot be kept costs the next start a few seconds; no more.
             let _ = journal.set_link_level(&host, level, goodput);
         }
+    }
+}
+
+/// Held while an upload waits for the network ([`Link::offline_guard`]).
+#[derive(Debug)]
+pub(crate) struct OfflineGuard(Link);
+
+impl Drop for OfflineGuard {
+    fn drop(&mut self) {
+        self.0.inner.offline.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

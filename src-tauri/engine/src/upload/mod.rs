@@ -28,6 +28,7 @@ mod begin;
 mod control;
 mod handle;
 mod link;
+mod network;
 mod put;
 mod report;
 mod run;
@@ -93,6 +94,15 @@ pub struct UploadOptions {
     pub report_interval: Duration,
     /// How often progress snapshots are published.
     pub progress_interval: Duration,
+    /// After the last report, how long to keep asking the status until the platform says
+    /// the session is `completed` (assembling a large file can take a while).
+    pub confirm_timeout: Duration,
+    /// How long the upload may wait for the network before it gives up (and stays
+    /// resumable); `None` waits as long as the session lives.
+    pub offline_limit: Option<Duration>,
+    /// The longest pause between two probes of the API while waiting for the network (the
+    /// first comes after a second, then they double up to this).
+    pub probe_interval: Duration,
 }
 
 impl Default for UploadOptions {
@@ -112,6 +122,9 @@ impl Default for UploadOptions {
             stall_timeout: Duration::from_secs(30),
             report_interval: Duration::from_millis(250),
             progress_interval: Duration::from_millis(100),
+            confirm_timeout: Duration::from_secs(10 * 60),
+            offline_limit: None,
+            probe_interval: Duration::from_secs(30),
         }
     }
 }
@@ -166,7 +179,8 @@ pub struct UploadResult {
     pub chunks_uploaded: u64,
     /// Bytes of the chunks stored by this call (failed attempts not counted).
     pub bytes_uploaded: u64,
-    /// Chunk attempts that failed and were tried again.
+    /// Chunk attempts that failed and were tried again (an expired URL, replaced by a fresh
+    /// one, or a network outage waited out are not counted).
     pub retries: u64,
     /// Presigned URLs replaced because they expired, were about to, or failed.
     pub urls_refreshed: u64,
@@ -174,6 +188,16 @@ pub struct UploadResult {
     /// first counted; the other was stopped).
     #[serde(default)]
     pub copies_raced: u64,
+    /// Times the network went away during the upload (the upload waited for it).
+    #[serde(default)]
+    pub outages: u64,
+    /// Chunk attempts lost to an outage or the machine's sleep and sent again (no retry
+    /// counted).
+    #[serde(default)]
+    pub chunks_resent_after_outage: u64,
+    /// Chunks the storage stored damaged (ETag not the MD5 of the bytes sent), sent again.
+    #[serde(default)]
+    pub damaged_chunks: u64,
     /// Time spent moving and confirming the chunks (without waiting for the asset), for
     /// rates.
     pub transfer_seconds: f64,
@@ -294,6 +318,9 @@ async fn finish(session: &Arc<Session>, started: Instant) -> Result<UploadResult
         retries: counters.retries,
         urls_refreshed: session.urls.refreshed(),
         copies_raced: session.copies_raced(),
+        outages: session.gate.outages(),
+        chunks_resent_after_outage: counters.interrupted,
+        damaged_chunks: counters.damaged,
         transfer_seconds,
         elapsed_seconds: started.elapsed().as_secs_f64(),
     })

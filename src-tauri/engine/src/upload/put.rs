@@ -1,6 +1,7 @@
 //! One chunk PUT to a presigned URL, watched for stalls.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG};
@@ -11,10 +12,31 @@ use crate::error::ChunkError;
 /// The most of an error body that is read, to keep a misbehaving storage from filling memory.
 const MAX_ERROR_BODY: usize = 4096;
 
+/// How long to wait for a stalled PUT: `stall_timeout` while its body is being handed to
+/// the connection, and `drain` longer once all of it has been (`sent` reached the length).
+/// The connection's send buffer may then still hold a large part of the chunk, which a slow
+/// link needs time to carry, with no byte moving that the sender could see.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StallLimit<'a> {
+    pub(crate) stall_timeout: Duration,
+    pub(crate) drain: Duration,
+    pub(crate) sent: &'a AtomicU64,
+}
+
+impl StallLimit<'_> {
+    fn now(&self, len: u64) -> Duration {
+        if self.sent.load(Ordering::Relaxed) >= len {
+            self.stall_timeout + self.drain
+        } else {
+            self.stall_timeout
+        }
+    }
+}
+
 /// PUTs `body` (`len` bytes) to `url` and returns the ETag, without quotes or `W/`.
 ///
 /// The attempt is abandoned with [`ChunkError::Stalled`] when no bytes move and no answer
-/// comes for `stall_timeout`: a dead connection is noticed in seconds, not at a 10-minute
+/// comes for the stall limit: a dead connection is noticed in seconds, not at a 10-minute
 /// timeout, while a slow but moving link is never cut.
 pub(crate) async fn put_chunk(
     http: &reqwest::Client,
@@ -23,7 +45,7 @@ pub(crate) async fn put_chunk(
     body: reqwest::Body,
     len: u64,
     activity: &Activity,
-    stall_timeout: Duration,
+    stall: StallLimit<'_>,
 ) -> Result<String, ChunkError> {
     let host = host_of(url);
     let mut request = http
@@ -58,8 +80,8 @@ pub(crate) async fn put_chunk(
     };
     let (status, etag, body) = tokio::select! {
         result = exchange => result?,
-        () = watchdog(activity, stall_timeout) => {
-            return Err(ChunkError::Stalled { after: stall_timeout });
+        after = watchdog(activity, stall, len) => {
+            return Err(ChunkError::Stalled { after });
         }
     };
     if status.is_success() {
@@ -77,7 +99,7 @@ pub(crate) async fn put_chunk(
     // 400 "Date is too old". Either way a fresh URL is the cure.
     if status.as_u16() == 403 || (status.as_u16() == 400 && says_expired) {
         return Err(ChunkError::UrlExpired {
-            status: status.as_u16(),
+            status: Some(status.as_u16()),
         });
     }
     Err(ChunkError::Status {
@@ -101,13 +123,15 @@ async fn read_limited(
     Ok(out)
 }
 
-/// Resolves once `activity` has been idle for `limit`.
-async fn watchdog(activity: &Activity, limit: Duration) {
-    let step = (limit / 4).clamp(Duration::from_millis(20), Duration::from_secs(1));
+/// Resolves once `activity` has been idle for the stall limit of a `len`-byte body, with
+/// the limit it waited for.
+async fn watchdog(activity: &Activity, stall: StallLimit<'_>, len: u64) -> Duration {
+    let step = (stall.stall_timeout / 4).clamp(Duration::from_millis(20), Duration::from_secs(1));
     loop {
+        let limit = stall.now(len);
         let idle = activity.idle();
         if idle >= limit {
-            return;
+            return limit;
         }
         tokio::time::sleep((limit - idle).min(step)).await;
     }

@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::network::{NetworkGate, Verdict};
 use super::track::Tracker;
 use crate::api::MultipartUploadClient;
 use crate::api::wire::CompletedChunk;
@@ -55,16 +56,17 @@ pub(crate) struct Reporter {
 }
 
 impl Reporter {
-    /// Starts a reporter for `upload_id`. On a permanent failure it cancels `failed` and
-    /// ends with the error.
+    /// Starts a reporter for `upload_id` that sends batches of up to `batch_size` chunks, a
+    /// chunk waiting at most `interval`. On a permanent failure it cancels `failed` and ends
+    /// with the error.
     pub(crate) fn spawn(
         client: MultipartUploadClient,
         upload_id: String,
         tracker: Arc<Tracker>,
-        batch_size: usize,
-        interval: Duration,
+        (batch_size, interval): (usize, Duration),
         journal: Option<Journal>,
         failed: CancellationToken,
+        gate: Option<Arc<NetworkGate>>,
     ) -> Self {
         let depth = batch_size.max(1) * 4;
         let depth = if journal.is_some() {
@@ -84,6 +86,7 @@ impl Reporter {
             durable: 0,
             outcome: ReportOutcome::default(),
             failures: 0,
+            gate,
         };
         let handle = tokio::spawn(async move {
             let result = task.run(rx).await;
@@ -122,6 +125,9 @@ struct Task {
     durable: usize,
     outcome: ReportOutcome,
     failures: u32,
+    /// Asked after a report got no answer: while the network is gone, the report waits for
+    /// it instead of counting failures.
+    gate: Option<Arc<NetworkGate>>,
 }
 
 impl Task {
@@ -216,6 +222,9 @@ impl Task {
                     self.outcome.total_completed.max(answer.total_completed);
                 Ok((!self.pending.is_empty()).then(Instant::now))
             }
+            Err(e) if e.is_retryable() && self.offline_and_back(&e).await? => {
+                Ok(Some(Instant::now()))
+            }
             Err(e) if e.is_retryable() && self.failures < MAX_REPORT_ROUNDS => {
                 let backoff = Backoff {
                     base: Duration::from_secs(1),
@@ -226,6 +235,17 @@ impl Task {
                 Ok(Some(Instant::now() + wait))
             }
             Err(e) => Err(super::api_error(&self.client, e)),
+        }
+    }
+}
+
+impl Task {
+    /// Whether the failed report `e` met a network outage that is over now (then it is
+    /// sent again at once, and no failure is counted).
+    async fn offline_and_back(&self, e: &crate::api::ApiError) -> Result<bool, UploadError> {
+        match &self.gate {
+            Some(gate) => Ok(gate.judge_call(e).await? == Verdict::Outage),
+            None => Ok(false),
         }
     }
 }
@@ -320,10 +340,10 @@ mod tests {
             client.clone(),
             upload_id.to_owned(),
             Arc::new(Tracker::new(plan, None, None)),
-            10,
-            Duration::from_millis(10),
+            (10, Duration::from_millis(10)),
             Some(journal.clone()),
             CancellationToken::new(),
+            None,
         );
         journal
             .writer()

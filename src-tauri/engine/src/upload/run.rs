@@ -13,9 +13,10 @@ use super::begin::{Prepared, completed_on_server};
 use super::control::PauseSwitch;
 use super::handle::{Publisher, UploadControls};
 use super::link::{Admission, Link, SlotPermit};
-use super::put::put_chunk;
+use super::network::{NetworkGate, Verdict};
+use super::put::{StallLimit, put_chunk};
 use super::report::{ReportOutcome, Reporter};
-use super::source::{Activity, SourceFile};
+use super::source::{Activity, SourceFile, check_etag};
 use super::track::Tracker;
 use super::urls::{UrlPool, url_error};
 use super::{UploadOptions, api_error};
@@ -33,6 +34,15 @@ const MAX_URL_EXPIRIES_PER_CHUNK: u32 = 8;
 
 /// How many rounds of "confirm, then send what the server still misses" are made.
 const MAX_CONFIRM_ROUNDS: u32 = 3;
+/// The first pause between status reads while confirming; it doubles up to the cap.
+const CONFIRM_FIRST: Duration = Duration::from_millis(250);
+const CONFIRM_CAP: Duration = Duration::from_secs(5);
+/// How many times one chunk may arrive damaged before the upload gives up on it: storage
+/// that damages every copy needs a person to look at it.
+const MAX_DAMAGED_PER_CHUNK: u32 = 3;
+/// How many attempts of one chunk an outage may cost for free; past that its failures count
+/// (a network that flickers for ever needs a person to look at it).
+const MAX_OUTAGES_PER_CHUNK: u32 = 64;
 
 /// How often the tail is checked for a chunk worth racing.
 const HEDGE_CHECK: Duration = Duration::from_millis(200);
@@ -62,6 +72,8 @@ pub(crate) struct Session {
     pub(crate) _lock: Option<SessionLock>,
     /// Its place on the process's link: slots, priority, what it still wants.
     pub(crate) admission: Admission,
+    /// Tells a failed chunk from a network that went away, and waits for it to come back.
+    pub(crate) gate: Arc<NetworkGate>,
     /// The chunks in flight, for racing a copy of a straggler at the end.
     races: Mutex<HashMap<u64, Arc<Race>>>,
     /// Seconds per byte of each acknowledged PUT of this session.
@@ -116,6 +128,7 @@ impl Session {
             server_now,
             received,
             upload_headers,
+            session_expires,
         } = prepared;
         let tracker = Arc::new(Tracker::new(
             plan,
@@ -136,7 +149,16 @@ impl Session {
             options.max_workers.min(16) as u64,
         );
         urls.add(first_urls, server_now, received).await;
+        let gate = NetworkGate::new(
+            client.clone(),
+            upload_id.clone(),
+            tracker.clone(),
+            admission.link().clone(),
+            &options,
+            session_expires,
+        );
         Arc::new(Self {
+            gate,
             client: client.clone(),
             budget: RetryBudget::for_upload(todo.len() as u64, options.max_retries),
             upload_id,
@@ -188,11 +210,14 @@ impl Session {
             self.client.clone(),
             self.upload_id.clone(),
             self.tracker.clone(),
-            self.options.batch_size,
-            self.options.report_interval,
+            (self.options.batch_size, self.options.report_interval),
             self.journal.clone(),
             failed.clone(),
+            Some(self.gate.clone()),
         );
+        let watch_stop = CancellationToken::new();
+        let _watch_stop = watch_stop.clone().drop_guard();
+        self.gate.spawn_sleep_watch(watch_stop);
         let mut queue: VecDeque<u64> = todo.into();
         let mut workers = JoinSet::new();
         let mut originals = 0usize;
@@ -287,22 +312,12 @@ impl Session {
     fn straggler(&self) -> Option<(u64, Arc<Race>, SlotPermit)> {
         // Under a bandwidth limit every chunk is as slow as the limit makes it, and a copy
         // would only share the same limit; a PUT that truly hangs meets the watchdog.
-        if self.link().is_rate_limited() {
+        if self.link().is_rate_limited() || self.gate.is_offline() {
             return None;
         }
         // Seconds per byte of a typical acknowledged PUT, so a short last chunk does not
         // make a full-size one look slow.
-        let per_byte = {
-            let mut d = self
-                .durations
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if d.is_empty() {
-                return None;
-            }
-            d.sort_by(f64::total_cmp);
-            d[d.len() / 2]
-        };
+        let per_byte = self.typical_seconds_per_byte()?;
         let budget =
             (self.plan.total_size() as f64 * HEDGE_BUDGET).max(self.plan.chunk_size() as f64);
         let now = Instant::now();
@@ -341,6 +356,20 @@ impl Session {
         self.hedged_bytes.fetch_add(race.len, Ordering::Relaxed);
         self.races_started.fetch_add(1, Ordering::Relaxed);
         Some((index, race, permit))
+    }
+
+    /// Seconds per byte of a typical (the median) acknowledged PUT of this session, once
+    /// there is one.
+    fn typical_seconds_per_byte(&self) -> Option<f64> {
+        let mut d = self
+            .durations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if d.is_empty() {
+            return None;
+        }
+        d.sort_by(f64::total_cmp);
+        Some(d[d.len() / 2])
     }
 
     /// Stores one chunk (retrying with fresh URLs) unless a racing copy stores it first,
@@ -404,8 +433,9 @@ impl Session {
         };
         let sent = Arc::new(AtomicU64::new(0));
         let attempt = async {
-            let url = self.urls.take(index).await.map_err(ChunkError::Url)?;
-            self.attempt_with(&url, spec, sent.clone(), false).await
+            let taken = self.urls.take(index).await.map_err(ChunkError::Url)?;
+            self.attempt_with(&taken.url, spec, sent.clone(), false)
+                .await
         };
         let outcome = tokio::select! {
             outcome = attempt => Some(outcome),
@@ -452,6 +482,9 @@ impl Session {
     }
 
     /// Stores chunk `spec`, retrying with fresh URLs; returns its ETag.
+    ///
+    /// A failure with no answer of any kind is first judged by the network gate: when the
+    /// network was gone, the attempt is made again once it is back, and costs no retry.
     async fn store_chunk(
         &self,
         spec: crate::plan::ChunkSpec,
@@ -465,15 +498,39 @@ impl Session {
         let mut attempts = 0u32;
         let mut failures = 0u32;
         let mut expiries = 0u32;
+        let mut damaged = 0u32;
+        let mut outages = 0u32;
         loop {
+            self.gate.online().await?;
             attempts += 1;
+            let epoch = self.gate.epoch();
+            let interrupted = self.gate.interrupted();
             let sent = Arc::new(AtomicU64::new(0));
             *race.attempt.lock().unwrap_or_else(PoisonError::into_inner) =
                 (Instant::now(), sent.clone());
-            let outcome = match self.urls.take(index).await {
-                Ok(url) => self.attempt_with(&url, spec, sent.clone(), true).await,
-                Err(e) if e.is_retryable() => Err(ChunkError::Url(e)),
-                Err(e) => return Err(url_error(index, attempts, e)),
+            let attempt = async {
+                match self.urls.take(index).await {
+                    Ok(taken) => Ok(
+                        match self
+                            .attempt_with(&taken.url, spec, sent.clone(), true)
+                            .await
+                        {
+                            // S3 refuses an expired URL before reading the body and closes
+                            // the connection, so the sender often sees a broken pipe, not
+                            // the 403. A URL past its expiry explains the failure.
+                            Err(ChunkError::Transport { .. }) if taken.expiry.passed() => {
+                                Err(ChunkError::UrlExpired { status: None })
+                            }
+                            other => other,
+                        },
+                    ),
+                    Err(e) if e.is_retryable() => Ok(Err(ChunkError::Url(e))),
+                    Err(e) => Err(url_error(index, attempts, e)),
+                }
+            };
+            let outcome = tokio::select! {
+                outcome = attempt => outcome?,
+                () = interrupted.cancelled() => Err(ChunkError::Interrupted),
             };
             let error = match outcome {
                 Ok(etag) => return Ok(etag),
@@ -492,6 +549,33 @@ impl Session {
                 }
                 Err(e) => e,
             };
+            if error.may_be_offline() {
+                // Off the wire while the network is judged (and perhaps waited for).
+                self.tracker.chunk_stopped(index);
+            }
+            if error.may_be_offline()
+                && outages < MAX_OUTAGES_PER_CHUNK
+                && self.gate.judge(epoch, Instant::now()).await? == Verdict::Outage
+            {
+                // The network went away under it (or the machine slept): not its fault.
+                outages += 1;
+                self.tracker.chunk_interrupted(index);
+                continue;
+            }
+            if matches!(error, ChunkError::Damaged { .. }) {
+                // The bytes were fine when they left; send them again at once.
+                damaged += 1;
+                self.tracker.chunk_damaged(index);
+                if damaged <= MAX_DAMAGED_PER_CHUNK {
+                    continue;
+                }
+                self.tracker.chunk_failed(index);
+                return Err(UploadError::Chunk {
+                    index,
+                    attempts,
+                    source: error,
+                });
+            }
             let expired = matches!(error, ChunkError::UrlExpired { .. });
             self.link().failure(
                 matches!(error, ChunkError::Stalled { .. }),
@@ -519,7 +603,7 @@ impl Session {
                     source: error,
                 });
             }
-            if !self.budget.try_spend() {
+            if !expired && !self.budget.try_spend() {
                 self.tracker.chunk_failed(index);
                 let retries = self.tracker.counters().retries;
                 return Err(UploadError::RetryBudgetExhausted {
@@ -528,7 +612,7 @@ impl Session {
                     source: error,
                 });
             }
-            self.tracker.chunk_retrying(index, attempts + 1);
+            self.tracker.chunk_retrying(index, attempts + 1, !expired);
             self.tracker.set_urls_refreshed(self.urls.refreshed());
             if !expired {
                 // An expired URL is cured by the fresh one; anything else gets a pause.
@@ -553,11 +637,28 @@ impl Session {
                 .chunk_started(spec.index, sent.clone(), Some(credit.clone()));
         }
         let started = Instant::now();
+        let digest = Arc::new(std::sync::OnceLock::new());
         let body = self
             .source
-            .body(spec, sent, activity.clone(), credit.clone())
+            .body(
+                spec,
+                sent.clone(),
+                activity.clone(),
+                credit.clone(),
+                digest.clone(),
+            )
             .await
             .map_err(ChunkError::Io)?;
+        // Once the whole body is in the connection's hands, a slow link may still be
+        // carrying much of it: allow twice what a typical PUT of this size takes.
+        let drain = self.typical_seconds_per_byte().map_or(Duration::ZERO, |s| {
+            Duration::from_secs_f64((2.0 * s * spec.len as f64).min(3600.0))
+        });
+        let stall = StallLimit {
+            stall_timeout: self.options.stall_timeout,
+            drain,
+            sent: &sent,
+        };
         let etag = put_chunk(
             self.client.http(),
             url,
@@ -565,7 +666,7 @@ impl Session {
             body,
             spec.len,
             &activity,
-            self.options.stall_timeout,
+            stall,
         )
         .await?;
         credit.acknowledge();
@@ -575,72 +676,109 @@ impl Session {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(took.as_secs_f64() / spec.len.max(1) as f64);
+        if let Some(sent) = digest.get() {
+            check_etag(&etag, sent)?;
+        }
         Ok(etag)
     }
 
-    /// Confirms with the status call that the session is complete; when the server still
-    /// misses chunks (a lost report, a chunk it failed), sends them again.
+    /// Confirms with the status call that the session is complete. The platform may take a
+    /// while to turn a session `completed` after its last report (assembling a large file),
+    /// so the status is read again with backoff for up to `confirm_timeout`. When the server
+    /// still misses chunks (a lost report, a chunk it failed), they are sent again.
     pub(crate) async fn confirm(
         self: &Arc<Self>,
         mut outcome: ReportOutcome,
     ) -> Result<ReportOutcome, UploadError> {
         self.tracker.set_phase(UploadPhase::Confirming);
-        let mut round = 0;
+        let began = Instant::now();
+        let mut pause = CONFIRM_FIRST;
+        let mut resends = 0;
         loop {
-            let status = self
-                .client
-                .get_status_page(&self.upload_id, 1, 1)
-                .await
-                .map_err(|e| api_error(&self.client, e))?;
-            match status.status {
-                MultipartUploadStatus::Completed => return Ok(outcome),
-                MultipartUploadStatus::Expired => {
-                    return Err(UploadError::SessionExpired {
+            let status = match self.client.get_status_page(&self.upload_id, 1, 1).await {
+                Ok(status) => Some(status),
+                Err(e) if e.is_retryable() && began.elapsed() < self.options.confirm_timeout => {
+                    // Waits here while the network is gone; either way, ask again.
+                    self.gate.judge_call(&e).await?;
+                    None
+                }
+                Err(e) => return Err(api_error(&self.client, e)),
+            };
+            if let Some(status) = status {
+                match status.status {
+                    MultipartUploadStatus::Completed => return Ok(outcome),
+                    MultipartUploadStatus::Expired => {
+                        return Err(UploadError::SessionExpired {
+                            upload_id: self.upload_id.clone(),
+                        });
+                    }
+                    MultipartUploadStatus::Failed => {
+                        return Err(UploadError::SessionFailed {
+                            upload_id: self.upload_id.clone(),
+                        });
+                    }
+                    _ => {}
+                }
+                let total = self.plan.total_chunks();
+                if status.chunks_failed > 0 || status.chunks_completed < total {
+                    let missing = self.missing_on_server().await?;
+                    if !missing.is_empty() {
+                        resends += 1;
+                        if resends > MAX_CONFIRM_ROUNDS {
+                            return Err(UploadError::Protocol(format!(
+                                "session {} still misses chunks {missing:?} after they were sent again {MAX_CONFIRM_ROUNDS} times",
+                                self.upload_id
+                            )));
+                        }
+                        self.tracker.set_phase(UploadPhase::Uploading);
+                        let again = self.transfer(missing).await?;
+                        outcome.url = again.url.or(outcome.url);
+                        outcome.asset_id = again.asset_id.or(outcome.asset_id);
+                        outcome.total_completed =
+                            outcome.total_completed.max(again.total_completed);
+                        self.tracker.set_phase(UploadPhase::Confirming);
+                        pause = CONFIRM_FIRST;
+                        continue;
+                    }
+                }
+                let waited = began.elapsed();
+                if waited >= self.options.confirm_timeout {
+                    return Err(UploadError::NotConfirmed {
                         upload_id: self.upload_id.clone(),
+                        status: status.status.to_string(),
+                        completed: status.chunks_completed,
+                        total,
+                        waited,
                     });
                 }
-                MultipartUploadStatus::Failed => {
-                    return Err(UploadError::SessionFailed {
-                        upload_id: self.upload_id.clone(),
-                    });
+            }
+            // Every chunk is in and the session is not complete yet: the platform is
+            // finishing. Ask again, less often as time goes on.
+            let left = self.options.confirm_timeout.saturating_sub(began.elapsed());
+            tokio::select! {
+                () = self.cancel.cancelled() => {
+                    return Err(UploadError::Cancelled { upload_id: Some(self.upload_id.clone()) });
                 }
-                _ => {}
+                () = tokio::time::sleep(pause.min(left.max(Duration::from_millis(10)))) => {}
             }
-            round += 1;
-            if round > MAX_CONFIRM_ROUNDS {
-                return Err(UploadError::Protocol(format!(
-                    "session {} is still `{}` with {} of {} chunks after every chunk was stored and reported",
-                    self.upload_id,
-                    status.status,
-                    status.chunks_completed,
-                    self.plan.total_chunks()
-                )));
-            }
-            let listing = self
-                .client
-                .get_status(&self.upload_id, 50)
-                .collect()
-                .await
-                .map_err(|e| api_error(&self.client, e))?;
-            let completed = completed_on_server(&listing, &self.plan);
-            let missing: Vec<u64> = self
-                .plan
-                .chunks()
-                .map(|c| c.index)
-                .filter(|i| !completed.contains(i))
-                .collect();
-            if missing.is_empty() {
-                // Every chunk is listed complete but the session is not yet: the server may
-                // be finishing; ask again shortly.
-                tokio::time::sleep(Duration::from_millis(250 * u64::from(round))).await;
-                continue;
-            }
-            self.tracker.set_phase(UploadPhase::Uploading);
-            let again = self.transfer(missing).await?;
-            outcome.url = again.url.or(outcome.url);
-            outcome.asset_id = again.asset_id.or(outcome.asset_id);
-            outcome.total_completed = outcome.total_completed.max(again.total_completed);
-            self.tracker.set_phase(UploadPhase::Confirming);
+            pause = (pause * 2).min(CONFIRM_CAP);
         }
+    }
+
+    /// The chunks the server does not list as completed.
+    async fn missing_on_server(&self) -> Result<Vec<u64>, UploadError> {
+        let listing = self
+            .client
+            .get_status(&self.upload_id, 50)
+            .collect()
+            .await
+            .map_err(|e| api_error(&self.client, e))?;
+        let completed = completed_on_server(&listing, &self.plan);
+        Ok(self
+            .plan
+            .chunks()
+            .map(|c| c.index)
+            .filter(|i| !completed.contains(i))
+            .collect())
     }
 }

@@ -2,11 +2,12 @@
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime};
 
 use bytes::BytesMut;
+use md5::{Digest, Md5};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::error::UploadError;
@@ -144,23 +145,28 @@ impl SourceFile {
 
     /// A request body that streams chunk `spec` from the file, counting bytes into `sent`
     /// and into the attempt's goodput `credit`, paced by its link's bandwidth limit, and
-    /// stamping `activity` as data moves. A file that turns out shorter than planned
-    /// ends the body with an `UnexpectedEof` error rather than sending a short chunk.
+    /// stamping `activity` as data moves. The MD5 of the bytes goes into `digest` as the last
+    /// of them is handed over (no second read of the file). A file that turns out shorter
+    /// than planned ends the body with an `UnexpectedEof` error rather than sending a short
+    /// chunk.
     pub(crate) async fn body(
         &self,
         spec: ChunkSpec,
         sent: Arc<AtomicU64>,
         activity: Arc<Activity>,
         credit: Arc<super::link::Credit>,
+        digest: Arc<OnceLock<[u8; 16]>>,
     ) -> io::Result<reqwest::Body> {
         let mut file = tokio::fs::File::open(&self.path).await?;
         file.seek(io::SeekFrom::Start(spec.offset)).await?;
         let reader = file.take(spec.len);
         let len = spec.len;
-        let stream = futures_util::stream::try_unfold((reader, 0u64), move |(mut reader, done)| {
+        let start = (reader, 0u64, Md5::new());
+        let stream = futures_util::stream::try_unfold(start, move |(mut reader, done, mut md5)| {
             let sent = sent.clone();
             let activity = activity.clone();
             let credit = credit.clone();
+            let digest = digest.clone();
             async move {
                 let want = READ_BUF.min((len - done).try_into().unwrap_or(READ_BUF));
                 if want == 0 {
@@ -174,15 +180,36 @@ impl SourceFile {
                         "the file is shorter than when the upload began",
                     ));
                 }
+                md5.update(&buf);
+                let done = done + n as u64;
+                if done == len {
+                    let _ = digest.set(md5.finalize_reset().into());
+                }
                 credit.pace(n).await;
                 sent.fetch_add(n as u64, Ordering::Relaxed);
                 credit.sent(n as u64);
                 activity.touch();
-                Ok(Some((buf.freeze(), (reader, done + n as u64))))
+                Ok(Some((buf.freeze(), (reader, done, md5))))
             }
         });
         Ok(reqwest::Body::wrap_stream(stream))
     }
+}
+
+/// Checks a storage ETag against the MD5 of the bytes sent. An ETag of 32 hex digits is the
+/// MD5 of the part (S3 and compatible storage, without SSE-KMS), so any other value means
+/// the stored bytes differ from those sent; an ETag of another shape (SSE-KMS, a gateway's
+/// own) says nothing and is accepted.
+pub(crate) fn check_etag(etag: &str, sent: &[u8; 16]) -> Result<(), crate::error::ChunkError> {
+    let is_md5 = etag.len() == 32 && etag.bytes().all(|b| b.is_ascii_hexdigit());
+    let sent = hex::encode(sent);
+    if !is_md5 || etag.eq_ignore_ascii_case(&sent) {
+        return Ok(());
+    }
+    Err(crate::error::ChunkError::Damaged {
+        sent,
+        etag: etag.to_owned(),
+    })
 }
 
 /// When data last moved on one attempt, for the stall watchdog.
@@ -215,6 +242,20 @@ impl Activity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_md5_etags_are_checked_and_other_shapes_accepted() {
+        let sent: [u8; 16] = Md5::digest(b"chunk bytes").into();
+        let good = hex::encode(sent);
+        assert!(check_etag(&good, &sent).is_ok());
+        assert!(check_etag(&good.to_uppercase(), &sent).is_ok());
+        let other: [u8; 16] = Md5::digest(b"chunk bytez").into();
+        let err = check_etag(&hex::encode(other), &sent).unwrap_err();
+        assert!(err.to_string().contains("damaged"), "{err}");
+        // SSE-KMS and multipart-style ETags are not MD5s of the part.
+        assert!(check_etag("3858f62230ac3c915f300c664312c11f-9", &sent).is_ok());
+        assert!(check_etag("kms-7f3a", &sent).is_ok());
+    }
 
     #[tokio::test]
     async fn bad_paths_get_clear_errors() {

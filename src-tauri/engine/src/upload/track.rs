@@ -51,6 +51,14 @@ struct State {
     chunks_stored_this_run: u64,
     meter: RateMeter,
     high_water: f64,
+    /// While waiting for the network: since when (Unix milliseconds), and the phase to
+    /// go back to.
+    offline_since_ms: Option<u64>,
+    phase_before_offline: UploadPhase,
+    /// Chunks stored damaged and sent again.
+    damaged: u64,
+    /// The chunks that were sent twice because the network went away under them.
+    resent_after_outage: u64,
 }
 
 impl Tracker {
@@ -81,6 +89,10 @@ impl Tracker {
                 chunks_stored_this_run: 0,
                 meter: RateMeter::new(Duration::from_secs(3)),
                 high_water: 0.0,
+                offline_since_ms: None,
+                phase_before_offline: UploadPhase::Uploading,
+                damaged: 0,
+                resent_after_outage: 0,
             }),
         }
     }
@@ -128,9 +140,23 @@ impl Tracker {
         }
     }
 
-    /// Changes phase and publishes a snapshot at once.
+    /// Changes phase and publishes a snapshot at once. While the upload waits for the
+    /// network the new phase is kept for when it is back.
     pub(crate) fn set_phase(&self, phase: UploadPhase) {
-        self.lock().phase = phase;
+        {
+            let mut s = self.lock();
+            let later = matches!(
+                phase,
+                UploadPhase::Uploading | UploadPhase::Confirming | UploadPhase::Paused
+            );
+            if later && s.offline_since_ms.is_some() {
+                s.phase_before_offline = phase;
+            } else {
+                // An end (or a phase the wait cannot hold up) ends the wait's display too.
+                s.phase = phase;
+                s.offline_since_ms = None;
+            }
+        }
         self.publish();
     }
 
@@ -148,10 +174,12 @@ impl Tracker {
         s.in_flight.insert(index, (sent, credit));
     }
 
-    pub(crate) fn chunk_retrying(&self, index: u64, next_attempt: u32) {
+    /// Chunk `index` goes again after a failed attempt; `counted` when the failure counts
+    /// as a retry (an expired URL does not: a fresh one is all it needs).
+    pub(crate) fn chunk_retrying(&self, index: u64, next_attempt: u32, counted: bool) {
         let mut s = self.lock();
         s.in_flight.remove(&index);
-        s.retries += 1;
+        s.retries += u64::from(counted);
         if let Some(slot) = Self::slot(&mut s, index) {
             *slot = ChunkState::Retrying {
                 attempt: next_attempt,
@@ -209,6 +237,54 @@ impl Tracker {
         }
     }
 
+    /// Enters or leaves [`UploadPhase::WaitingForNetwork`]: `since` is when the network
+    /// went away (Unix milliseconds), `None` when it is back and chunks move again.
+    pub(crate) fn set_offline(&self, since: Option<u64>) {
+        {
+            let mut s = self.lock();
+            match (since, s.offline_since_ms) {
+                (Some(_), None) => {
+                    s.phase_before_offline = s.phase;
+                    s.phase = UploadPhase::WaitingForNetwork;
+                }
+                (None, Some(_)) if s.phase == UploadPhase::WaitingForNetwork => {
+                    s.phase = s.phase_before_offline;
+                }
+                _ => {}
+            }
+            s.offline_since_ms = since;
+        }
+        self.publish();
+    }
+
+    /// Chunk `index` was stored with other bytes than those sent; it goes back to
+    /// retrying.
+    pub(crate) fn chunk_damaged(&self, index: u64) {
+        let mut s = self.lock();
+        s.damaged += 1;
+        s.in_flight.remove(&index);
+        if let Some(slot) = Self::slot(&mut s, index) {
+            *slot = ChunkState::Pending;
+        }
+    }
+
+    /// Chunk `index`'s attempt ended with no answer: it is no longer on the wire, and waits
+    /// (perhaps for the network) before it goes again.
+    pub(crate) fn chunk_stopped(&self, index: u64) {
+        let mut s = self.lock();
+        s.in_flight.remove(&index);
+        if let Some(slot) = Self::slot(&mut s, index) {
+            *slot = ChunkState::Pending;
+        }
+    }
+
+    /// Chunk `index`'s attempt was lost to a network outage (or the machine's sleep); it
+    /// is sent again without counting as a retry.
+    pub(crate) fn chunk_interrupted(&self, index: u64) {
+        self.chunk_stopped(index);
+        self.lock().resent_after_outage += 1;
+    }
+
     pub(crate) fn set_urls_refreshed(&self, n: u64) {
         self.lock().urls_refreshed = n;
     }
@@ -219,6 +295,8 @@ impl Tracker {
             retries: s.retries,
             bytes_uploaded: s.bytes_stored_this_run,
             chunks_uploaded: s.chunks_stored_this_run,
+            damaged: s.damaged,
+            interrupted: s.resent_after_outage,
         }
     }
 
@@ -279,6 +357,8 @@ impl Tracker {
                 u32::try_from(l.load(Ordering::Relaxed)).unwrap_or(u32::MAX)
             }),
             chunks_in_flight: u32::try_from(s.in_flight.len()).unwrap_or(u32::MAX),
+            offline_since_ms: s.offline_since_ms,
+            damaged_chunks: s.damaged,
             chunks: s.chunks.clone(),
         }
     }
@@ -316,6 +396,10 @@ pub(crate) struct Counters {
     pub(crate) retries: u64,
     pub(crate) bytes_uploaded: u64,
     pub(crate) chunks_uploaded: u64,
+    /// Chunks stored damaged and sent again.
+    pub(crate) damaged: u64,
+    /// Chunk attempts lost to an outage or a sleep and sent again.
+    pub(crate) interrupted: u64,
 }
 
 #[cfg(test)]
@@ -333,7 +417,7 @@ mod tests {
         let p = t.snapshot();
         assert_eq!(p.bytes_sent, 8);
         assert_eq!(p.chunks[0], ChunkState::Uploading { sent: 8, len: 10 });
-        t.chunk_retrying(1, 2);
+        t.chunk_retrying(1, 2, true);
         let p = t.snapshot();
         assert_eq!(p.bytes_sent, 0, "bytes of a failed attempt are not counted");
         assert_eq!(p.percentage, 8.0, "but the bar does not move back");
@@ -345,6 +429,35 @@ mod tests {
         assert_eq!((p.bytes_acknowledged, p.completed_chunks), (10, 1));
         assert_eq!(p.chunks[0], ChunkState::Done);
         assert_eq!(p.percentage, 10.0);
+    }
+
+    #[test]
+    fn the_wait_for_the_network_holds_later_phases_and_gives_way_to_an_end() {
+        let plan = ChunkPlan::new(100, 10, None).unwrap();
+        let t = Tracker::new(plan, None, None);
+        t.set_phase(UploadPhase::Uploading);
+        t.set_offline(Some(42));
+        let p = t.snapshot();
+        assert_eq!(
+            (p.status, p.offline_since_ms),
+            (UploadPhase::WaitingForNetwork, Some(42))
+        );
+        t.set_phase(UploadPhase::Confirming);
+        assert_eq!(t.snapshot().status, UploadPhase::WaitingForNetwork);
+        t.set_offline(None);
+        let p = t.snapshot();
+        assert_eq!(
+            (p.status, p.offline_since_ms),
+            (UploadPhase::Confirming, None)
+        );
+        t.set_offline(Some(43));
+        t.set_phase(UploadPhase::Cancelled);
+        t.set_offline(None);
+        let p = t.snapshot();
+        assert_eq!(
+            (p.status, p.offline_since_ms),
+            (UploadPhase::Cancelled, None)
+        );
     }
 
     #[test]

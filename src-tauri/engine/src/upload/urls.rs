@@ -7,7 +7,11 @@
 //!
 //! Expiry is measured on the server's clock: the lifetime is `expires_at` minus the server's
 //! `generated_at` (or its `Date` header), counted from when the answer arrived here, so a
-//! skewed local clock does not make every URL look expired (or valid for ever).
+//! skewed local clock does not make every URL look expired (or valid for ever). That span is
+//! kept on both local clocks: the monotonic one, which ignores changes of the wall clock,
+//! and the wall clock, which keeps running while the machine sleeps (the monotonic one
+//! stops then on Linux and macOS), so after a night's sleep every URL minted before it is
+//! known to be stale.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,8 +32,39 @@ const MAX_SLICE: u64 = 50;
 #[derive(Debug)]
 struct Entry {
     url: String,
-    deadline: Instant,
+    expiry: Expiry,
     lifetime: Duration,
+}
+
+/// When a URL expires, on both local clocks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Expiry {
+    deadline: Instant,
+    wall_deadline: SystemTime,
+}
+
+impl Expiry {
+    /// What is left of the URL's life at `now` (and the wall clock's now).
+    fn left(&self, now: Instant) -> Duration {
+        let by_wall = self
+            .wall_deadline
+            .duration_since(SystemTime::now())
+            .unwrap_or_default();
+        self.deadline.saturating_duration_since(now).min(by_wall)
+    }
+
+    /// Whether the URL has expired by now: a transport failure then was the storage
+    /// refusing it early (as S3 does, closing the connection before reading the body).
+    pub(crate) fn passed(&self) -> bool {
+        self.left(Instant::now()).is_zero()
+    }
+}
+
+/// A URL taken from the pool, with its expiry.
+#[derive(Debug)]
+pub(crate) struct TakenUrl {
+    pub(crate) url: String,
+    pub(crate) expiry: Expiry,
 }
 
 impl Entry {
@@ -37,7 +72,14 @@ impl Entry {
     /// request to reach the storage before the signature runs out.
     fn is_fresh(&self, now: Instant) -> bool {
         let margin = (self.lifetime / 4).min(Duration::from_secs(60));
-        self.deadline.saturating_duration_since(now) > margin
+        self.expiry.left(now) > margin
+    }
+
+    fn taken(self) -> TakenUrl {
+        TakenUrl {
+            url: self.url,
+            expiry: self.expiry,
+        }
     }
 }
 
@@ -102,11 +144,11 @@ impl UrlPool {
     }
 
     /// A fresh URL for chunk `index`, minting a slice starting there when the pool has none.
-    pub(crate) async fn take(&self, index: u64) -> Result<String, ApiError> {
+    pub(crate) async fn take(&self, index: u64) -> Result<TakenUrl, ApiError> {
         let mut state = self.state.lock().await;
         let now = Instant::now();
         match state.entries.remove(&index) {
-            Some(entry) if entry.is_fresh(now) => return Ok(entry.url),
+            Some(entry) if entry.is_fresh(now) => return Ok(entry.taken()),
             Some(_) => {
                 // Minted but went stale before its chunk's turn: mint smaller slices.
                 self.refreshed.fetch_add(1, Ordering::Relaxed);
@@ -131,7 +173,7 @@ impl UrlPool {
             self.total_chunks,
         );
         match state.entries.remove(&index) {
-            Some(entry) => Ok(entry.url),
+            Some(entry) => Ok(entry.taken()),
             None => Err(ApiError::Decode {
                 request: "get_additional_presigned_urls",
                 detail: format!("the answer has no URL for chunk {index}"),
@@ -159,9 +201,14 @@ fn insert(
             }
             None => DEFAULT_LIFETIME,
         };
+        // The wall clock's reading when the answer arrived, from the monotonic clock.
+        let wall_received = SystemTime::now() - received.elapsed();
         let entry = Entry {
             url: u.url,
-            deadline: received + lifetime,
+            expiry: Expiry {
+                deadline: received + lifetime,
+                wall_deadline: wall_received + lifetime,
+            },
             lifetime,
         };
         state.entries.insert(u.chunk_index, entry);
@@ -214,5 +261,21 @@ mod tests {
         assert!(!state.entries[&3].is_fresh(received));
         assert_eq!(state.entries[&4].lifetime, DEFAULT_LIFETIME);
         assert!(!state.entries[&1].is_fresh(received + Duration::from_secs(3550)));
+        assert!(state.entries[&3].expiry.passed() && !state.entries[&1].expiry.passed());
+    }
+
+    #[test]
+    fn a_url_is_stale_once_the_wall_clock_passes_its_deadline_even_if_the_monotonic_one_did_not() {
+        // As after a sleep: the monotonic deadline is far ahead, the wall one has passed.
+        let entry = Entry {
+            url: "http://h/1?sig".into(),
+            expiry: Expiry {
+                deadline: Instant::now() + Duration::from_secs(3000),
+                wall_deadline: SystemTime::now() - Duration::from_secs(1),
+            },
+            lifetime: Duration::from_secs(3600),
+        };
+        assert!(!entry.is_fresh(Instant::now()));
+        assert!(entry.expiry.passed());
     }
 }

@@ -10,6 +10,8 @@ mod client;
 mod concurrency;
 /// Faults on the storage and the API side: each heals, or ends in a clear error.
 mod faults;
+/// The real world: slow confirmation, outages, early answers, damaged bytes.
+mod field;
 /// The uploader's handle (progress, pause, drop), forgetting sessions, choosing a source,
 /// and the file check.
 mod handle;

@@ -79,7 +79,7 @@ pub(crate) async fn delete(
     }
     let asset = app
         .store
-        .remove_asset(&asset_id)
+        .remove_asset(&asset_id, clock::now())
         .ok_or_else(|| ApiError::not_found("asset", &asset_id))?;
     if let Some(blob) = asset.blob {
         app.storage.remove(&blob.id).await;

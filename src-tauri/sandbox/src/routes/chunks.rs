@@ -5,7 +5,18 @@
 //! (404 `NoSuchUpload`), the index is in range (400), the declared length fits the chunk
 //! (400 `EntityTooLarge`, answered before reading a byte). Then the body is streamed into
 //! storage; a chunked body is cut off as soon as it passes the chunk's length. Success is a
-//! 200 with `ETag: "<md5 hex>"` and no body.
+//! 200 with `ETag: "<md5 hex>"` (S3's ETag of a part: the quoted MD5 of its bytes) and no
+//! body.
+//!
+//! The checks run in the handler, after the middleware has applied `--latency-ms`: a PUT is
+//! judged when it "arrives", so a URL that expires during the latency is refused.
+//!
+//! A PUT refused before its body is read normally has the rest of its body read and thrown
+//! away, so the client can finish sending and read the answer. With `--early-answer` it is
+//! answered at once (an injected `fail_puts` status too, without reading a byte) with
+//! `Connection: close`, and the connection is closed with the body unread, as S3 does: the
+//! kernel then resets it, and a client still sending usually sees a broken pipe or a reset
+//! rather than the status.
 
 use axum::{
     body::{Body, HttpBody as _},
@@ -39,6 +50,7 @@ pub(crate) async fn put_chunk(
 ) -> Response {
     Counters::add(&app.stats.puts_received, 1);
     let _in_flight = app.stats.put_started();
+    let early = app.early_answer();
     let mut body = body;
     let mut touched = false;
     let result = match admit(&app, path, query.as_deref(), &headers) {
@@ -47,21 +59,35 @@ pub(crate) async fn put_chunk(
                 app: &app,
                 conn: &conn,
                 chunk,
+                early,
+                declared: declared_length(&headers),
             };
             put.run(&mut body, &mut touched).await
         }
         Err(e) => Err(e),
     };
     let waiting_for_continue = !touched && expects_continue(&headers);
-    if !body.is_end_stream() && !conn.control.is_killed() && !waiting_for_continue {
+    let unread = !body.is_end_stream() && !conn.control.is_killed() && !waiting_for_continue;
+    let answer_early = unread && early && !touched;
+    if answer_early {
+        // As S3 does: the body stays in the socket, and closing it makes the kernel reset.
+        Counters::add(&app.stats.fired.early_answer, 1);
+        drop(body);
+    } else if unread {
         // Refused before the end of the body: read the rest in the background so the client
         // can finish sending and then read our answer (instead of a reset).
         discard_rest(body);
     }
-    match result {
+    let mut response = match result {
         Ok(response) => response,
         Err(e) => e.into_response(),
+    };
+    if answer_early {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
+    response
 }
 
 /// The chunk a PUT targets, once admitted.
@@ -125,14 +151,23 @@ struct Put<'a> {
     app: &'a App,
     conn: &'a ConnInfo,
     chunk: Target,
+    /// Answer an injected failure before reading the body (`--early-answer`).
+    early: bool,
+    /// The `Content-Length` the client declared.
+    declared: Option<u64>,
 }
 
 impl Put<'_> {
     /// Applies the PUT faults, streams the body into storage and commits it.
     async fn run(&self, body: &mut Body, touched: &mut bool) -> Result<Response, StorageError> {
-        let (stall, fault) = self.app.faults.take_put();
-        if let Some(stall) = stall {
+        let faults = self.app.faults.take_put();
+        let fault = faults.terminal;
+        if let Some(stall) = faults.stall {
+            Counters::add(&self.app.stats.fired.stall_puts, 1);
             tokio::time::sleep(stall).await;
+        }
+        if let (true, Some(PutFault::Fail(status))) = (self.early, fault) {
+            return Err(self.injected(status));
         }
         let drop_after = match fault {
             Some(PutFault::DropAfter(bytes)) => Some(bytes),
@@ -146,6 +181,10 @@ impl Put<'_> {
             .writer(upload_id, index, expected)
             .await
             .map_err(|e| self.internal(e))?;
+        if faults.corrupt {
+            // The middle byte of what the client said it sends.
+            writer.damage_at(self.declared.unwrap_or(expected).min(expected) / 2);
+        }
         *touched = true;
         while let Some(frame) = body.frame().await {
             let Ok(frame) = frame else {
@@ -175,20 +214,30 @@ impl Put<'_> {
             return Ok(self.kill());
         }
         if let Some(PutFault::Fail(status)) = fault {
-            self.fail("the storage failed (fault injection)");
-            return Err(injected_failure(status));
+            return Err(self.injected(status));
         }
         let finished = writer.finish().await.map_err(|e| self.internal(e))?;
+        let damaged = finished.damaged();
         let etag = self.commit(finished)?;
         Counters::add(&self.app.stats.puts_completed, 1);
+        if damaged {
+            Counters::add(&self.app.stats.fired.corrupt_puts, 1);
+        }
 
         let mut response = StatusCode::OK.into_response();
-        if fault != Some(PutFault::OmitEtag)
-            && let Ok(value) = HeaderValue::from_str(&format!("\"{etag}\""))
-        {
+        if fault == Some(PutFault::OmitEtag) {
+            Counters::add(&self.app.stats.fired.omit_etag, 1);
+        } else if let Ok(value) = HeaderValue::from_str(&format!("\"{etag}\"")) {
             response.headers_mut().insert(header::ETAG, value);
         }
         Ok(response)
+    }
+
+    /// Records and returns the failure of a `fail_puts` fault.
+    fn injected(&self, status: u16) -> StorageError {
+        Counters::add(&self.app.stats.fired.fail_puts, 1);
+        self.fail("the storage failed (fault injection)");
+        injected_failure(status)
     }
 
     /// Makes the received chunk current and records it, atomically (under the store lock).
@@ -232,6 +281,7 @@ impl Put<'_> {
 
     /// Kills the connection. The returned response is never delivered: writing it fails.
     fn kill(&self) -> Response {
+        Counters::add(&self.app.stats.fired.drop_puts_after, 1);
         self.fail("the connection was dropped (fault injection)");
         self.conn.control.kill();
         StatusCode::INTERNAL_SERVER_ERROR.into_response()

@@ -16,6 +16,7 @@ use crate::{
     server::App,
     session::{ReportItem, SessionSpec},
     stats::Counters,
+    store::CompletionTimes,
     wire::{
         CreateUploadResponse, IncompleteUpload, Page, PresignedUrlsResponse, ReportResponse,
         SessionStatus, StatusResponse, Timestamp,
@@ -123,7 +124,8 @@ pub(crate) async fn status(
 }
 
 /// `POST /assets/multipart-uploads/{upload_id}`: reports uploaded chunks. The whole batch is
-/// checked before any of it is applied; `url` appears once every chunk is reported.
+/// checked before any of it is applied; `url` appears once every chunk is reported (even
+/// while a completion delay keeps the session `active` and its asset unlisted).
 pub(crate) async fn report(
     State(app): State<App>,
     Id(upload_id): Id,
@@ -141,8 +143,16 @@ pub(crate) async fn report(
         .collect::<Result<Vec<_>, _>>()?;
 
     let now = clock::now();
-    let ready_at = clock::after(now, app.config.processing_delay);
-    let reported = app.store.report(&upload_id, &items, now, ready_at)?;
+    let delay = app.complete_delay();
+    let completes_at = clock::after(now, delay);
+    let times = CompletionTimes {
+        completes_at,
+        ready_at: clock::after(completes_at, app.config.processing_delay),
+    };
+    let reported = app.store.report(&upload_id, &items, now, times)?;
+    if reported.job.is_some() && !delay.is_zero() {
+        Counters::add(&app.stats.fired.complete_delay, 1);
+    }
     if let Some(job) = reported.job {
         tokio::spawn(check_asset(app.clone(), job));
     }

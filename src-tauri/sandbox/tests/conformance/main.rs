@@ -6,9 +6,13 @@ mod support;
 
 mod assets;
 mod chunks;
+mod completion;
+mod corrupt;
+mod early;
 mod faults;
 mod lifecycle;
 mod link;
+mod outage;
 mod reports;
 mod sessions;
 mod stats;

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
-use tl_sandbox::Stats;
+use tl_sandbox::{FaultsFired, Stats};
 
 use crate::support::{Env, entry};
 
@@ -37,6 +37,7 @@ async fn counters_follow_the_traffic() {
             reports_received: 1,
             sessions_created: 1,
             api_requests: 3,
+            faults_fired: FaultsFired::default(),
         }
     );
     let over_http: Stats = env.get("/sandbox/stats").await.json().await.unwrap();
@@ -105,4 +106,46 @@ async fn the_sink_hashes_any_body_and_needs_the_key() {
         .await
         .unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn every_fault_counts_the_times_it_fired() {
+    let env = Env::small();
+    let created = env.create(64 * 1024).await;
+    let url = created["upload_urls"][0]["url"].as_str().unwrap();
+    let faults = env.sandbox.faults();
+    faults.fail_puts(2, 503);
+    env.put(url, vec![0; 10]).await;
+    env.put(url, vec![0; 10]).await;
+    faults.drop_puts_after(1, 0);
+    assert!(env.http.put(url).body(vec![0; 10]).send().await.is_err());
+    faults.stall_puts(1, Duration::from_millis(1));
+    faults.omit_etag(1);
+    env.put(url, vec![0; 10]).await;
+    faults.corrupt_puts(1);
+    env.put(url, vec![0; 10]).await;
+    faults.fail_api(3, 500, None);
+    for _ in 0..3 {
+        env.get("/assets").await;
+    }
+    env.put(url, vec![0; 10]).await; // no fault left
+
+    let fired = env.sandbox.stats().faults_fired;
+    assert_eq!(
+        fired,
+        FaultsFired {
+            fail_puts: 2,
+            drop_puts_after: 1,
+            stall_puts: 1,
+            omit_etag: 1,
+            fail_api: 3,
+            corrupt_puts: 1,
+            ..FaultsFired::default()
+        }
+    );
+    let over_http: serde_json::Value = env.get("/sandbox/stats").await.json().await.unwrap();
+    assert_eq!(over_http["faults_fired"]["fail_api"], 3);
+    assert_eq!(over_http["faults_fired"]["drop_puts_after"], 1);
+    env.sandbox.reset_stats();
+    assert_eq!(env.sandbox.stats().faults_fired, FaultsFired::default());
 }

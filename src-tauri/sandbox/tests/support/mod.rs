@@ -218,3 +218,24 @@ pub fn is_id(value: &Value) -> bool {
 pub fn entry(index: u64, etag: &str, size: usize) -> Value {
     json!({"chunk_index": index, "proof": etag, "proof_type": "etag", "chunk_size": size})
 }
+
+/// The path and query of a URL (`/storage/..?..`), for raw requests.
+pub fn path_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.find('/').map_or("/", |i| &rest[i..])
+}
+
+/// Reads one HTTP/1.1 response head from a raw socket: the status line and headers, lower
+/// cased, up to the blank line. `None` if the connection ends first.
+pub async fn read_head(stream: &mut tokio::net::TcpStream) -> Option<String> {
+    use tokio::io::AsyncReadExt as _;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte).await {
+            Ok(1) => head.push(byte[0]),
+            _ => return None,
+        }
+    }
+    Some(String::from_utf8_lossy(&head).to_ascii_lowercase())
+}

@@ -1,6 +1,7 @@
 //! Settings: the sandbox without a key, choices saved atomically to `settings.json`, bad
 //! values refused, the link's settings given to the engine at start and on every change,
-//! an older file's parallelism carried over, and no key ever written there.
+//! an older file's parallelism carried over, keeping the computer awake on by default and
+//! kept when a caller leaves it out, and no key ever written there.
 
 use serde_json::{Value, json};
 use tl_upload::Parallelism;
@@ -44,6 +45,7 @@ fn without_a_key_the_app_uses_its_own_sandbox() {
         ),
         (ParallelChunks::Auto, None, 3, MediaType::Video)
     );
+    assert!(s.keep_awake, "the computer is kept awake by default");
     let link = app.link();
     assert_eq!(
         (link.parallelism, link.rate_limit),
@@ -121,7 +123,10 @@ fn settings_are_checked_saved_applied_and_read_back() {
     );
     let saved: Value =
         serde_json::from_slice(&std::fs::read(data.join("settings.json")).unwrap()).unwrap();
-    assert_eq!(saved, good);
+    let mut kept = good.clone();
+    // Left out, so as it was: on.
+    kept["keepAwake"] = json!(true);
+    assert_eq!(saved, kept);
     drop(app);
     // A new run reads them back and gives them to the engine before any upload.
     let app = Harness::start(config(&data, ""));
@@ -145,6 +150,45 @@ fn settings_are_checked_saved_applied_and_read_back() {
         (link.parallelism, link.rate_limit),
         (Parallelism::Auto, None)
     );
+}
+
+#[test]
+fn keeping_the_computer_awake_round_trips_and_a_caller_that_leaves_it_out_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let app = Harness::start(config(&data, ""));
+    let input = |keep_awake: Option<bool>| {
+        let mut s = json!({
+            "endpoint": "sandbox",
+            "parallelChunks": "auto",
+            "bandwidthLimit": null,
+            "filesAtOnce": 3,
+            "fileType": "video",
+        });
+        if let Some(on) = keep_awake {
+            s["keepAwake"] = json!(on);
+        }
+        s
+    };
+    let s = set(&app, input(Some(false))).unwrap();
+    assert!(!s.keep_awake);
+    let saved: Value =
+        serde_json::from_slice(&std::fs::read(data.join("settings.json")).unwrap()).unwrap();
+    assert_eq!(saved["keepAwake"], json!(false));
+    // An older caller (or a script) that does not know the setting leaves it as it is.
+    let s = set(&app, input(None)).unwrap();
+    assert!(!s.keep_awake);
+    let mut with_null = input(None);
+    with_null["keepAwake"] = Value::Null;
+    assert!(!set(&app, with_null).unwrap().keep_awake);
+    drop(app);
+    // A new run reads it back.
+    let app = Harness::start(config(&data, ""));
+    let s: Settings = app.call("get_settings", json!({}));
+    assert!(!s.keep_awake);
+    assert!(set(&app, input(Some(true))).unwrap().keep_awake);
+    let s: Settings = app.call("get_settings", json!({}));
+    assert!(s.keep_awake);
 }
 
 #[test]
