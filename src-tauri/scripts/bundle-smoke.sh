@@ -44,7 +44,10 @@ field() { dpkg-deb -f "$deb" "$1"; }
 [ "$(field Section)" = "video" ] || fail "Section is $(field Section)"
 case "$(field Maintainer)" in "TL Uploader developers"*) ;; *) fail "Maintainer is $(field Maintainer)" ;; esac
 case "$(field Depends)" in *libwebkit2gtk-4.1-0*) ;; *) fail "Depends lacks WebKitGTK: $(field Depends)" ;; esac
-dpkg-deb -f "$deb" Description | grep -q 'multipart upload protocol' || fail "no long description"
+# Each listing is read whole before it is searched: `producer | grep -q` under pipefail fails
+# when grep stops reading early and the producer dies of SIGPIPE.
+description="$(dpkg-deb -f "$deb" Description)"
+grep -q 'multipart upload protocol' <<<"$description" || fail "no long description"
 [ "$(rpm -qp --qf '%{LICENSE}' "$rpm_file" 2>/dev/null)" = "MIT OR Apache-2.0" ] || fail "the rpm has no license"
 
 unpacked="$(mktemp -d)"
@@ -57,7 +60,8 @@ for size in 32x32 128x128 256x256@2; do
   [ -f "$unpacked/usr/share/icons/hicolor/$size/apps/$package.png" ] || fail "no $size icon"
 done
 [ -f "$unpacked/usr/share/doc/$package/copyright" ] || fail "the .deb has no copyright file"
-rpm -qlp "$rpm_file" 2>/dev/null | grep -qx "/usr/share/licenses/$package/LICENSE-APACHE" ||
+rpm_files="$(rpm -qlp "$rpm_file" 2>/dev/null)"
+grep -qx "/usr/share/licenses/$package/LICENSE-APACHE" <<<"$rpm_files" ||
   fail "the .rpm does not ship the licence texts"
 say "desktop entry"
 sed 's/^/  /' "$desktop"
@@ -66,7 +70,7 @@ grep -q '^Exec=tl-uploader %F$' "$desktop" || fail "the desktop entry does not p
 grep -q '^MimeType=.*video/mp4;' "$desktop" || fail "the desktop entry declares no video types"
 
 say "installing $deb with apt"
-if dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then
+if [[ "$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)" == *'install ok installed'* ]]; then
   as_root apt-get remove -y -qq "$package" >/dev/null
 fi
 trap 'rm -rf "$unpacked"; as_root apt-get remove -y -qq "$package" >/dev/null 2>&1 || true' EXIT

@@ -58,7 +58,7 @@ bash src-tauri/scripts/check-workflows.sh
 step "formatting (cargo fmt --check)"
 cargo fmt --all --check
 
-step "dependency direction: only the shell depends on tauri; the engine never on the sandbox"
+step "dependency direction: only the shell depends on tauri; the engine never on the sandbox; one reqwest"
 for crate in tl-upload tl-sandbox tlup; do
   if cargo tree -p "$crate" -e normal --prefix none | grep -E '^tauri' >/dev/null; then
     echo "error: $crate depends on tauri" >&2
@@ -67,6 +67,13 @@ for crate in tl-upload tl-sandbox tlup; do
 done
 if cargo tree -p tl-upload -e normal --prefix none | grep -E '^tl-sandbox' >/dev/null; then
   echo "error: the engine depends on the sandbox outside its tests" >&2
+  exit 1
+fi
+# One HTTP stack: Tauri's reqwest (on mobile targets) and the engine's are the same one.
+reqwests=$(cargo tree -i reqwest --target all -e normal,dev,build --prefix none 2>/dev/null |
+  grep -E '^reqwest v' | sort -u)
+if [ "$(printf '%s\n' "$reqwests" | grep -c .)" -ne 1 ]; then
+  echo "error: the build holds more than one reqwest (or none): $reqwests" >&2
   exit 1
 fi
 

@@ -97,7 +97,9 @@ impl From<ApiError> for CommandError {
 
 fn api_code(e: &ApiError) -> ErrorCode {
     match e {
-        ApiError::Transport { .. } => ErrorCode::Network,
+        // A certificate this computer does not trust is the network's doing too (an
+        // inspecting gateway, a captive portal); the message says what to install.
+        ApiError::Transport { .. } | ApiError::Untrusted { .. } => ErrorCode::Network,
         ApiError::Config(_) => ErrorCode::Invalid,
         _ if e.is_unauthorized() => ErrorCode::Unauthorized,
         _ if e.is_not_found() => ErrorCode::NotFound,
@@ -108,6 +110,7 @@ fn api_code(e: &ApiError) -> ErrorCode {
 fn chunk_code(e: &ChunkError) -> ErrorCode {
     match e {
         ChunkError::Transport { .. }
+        | ChunkError::Untrusted { .. }
         | ChunkError::Stalled { .. }
         | ChunkError::UrlExpired { .. }
         | ChunkError::Interrupted => ErrorCode::Network,

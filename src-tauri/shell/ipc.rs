@@ -365,12 +365,25 @@ pub struct Settings {
     pub keep_awake: bool,
     /// The API base URL in use (the sandbox's loopback URL in sandbox mode).
     pub base_url: String,
+    /// The proxy requests to the API go through, or `null` for a direct connection.
+    pub proxy: Option<ProxyRoute>,
     /// Where the journal lives.
     pub journal_path: String,
     /// Where the log files are written.
     pub log_dir: String,
     /// Whether the keychain can be used on this system.
     pub keychain_available: bool,
+}
+
+/// A proxy in use, as Settings shows it: never its credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ProxyRoute {
+    /// `host:port` of the proxy.
+    pub host: String,
+    /// Where the setting came from: `HTTPS_PROXY` (or another variable) or `system`.
+    pub source: String,
 }
 
 /// The settings the user can change.

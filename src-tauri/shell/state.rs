@@ -32,10 +32,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use tl_upload::api::net::ProxySource;
 use tl_upload::{ConfigError, DEFAULT_BASE_URL, Journal, MultipartUploadClient, Uploader};
 use tokio::sync::watch;
 
-use crate::ipc::{AddResult, CommandError, Endpoint, Settings, SettingsInput};
+use crate::ipc::{AddResult, CommandError, Endpoint, ProxyRoute, Settings, SettingsInput};
 use crate::keychain::Keychain;
 use crate::queue::Queue;
 use crate::sandbox::{self, EmbeddedSandbox};
@@ -346,6 +347,13 @@ impl AppState {
             file_type: conn.settings.file_type,
             keep_awake: conn.settings.keep_awake,
             base_url: client.base_url().to_owned(),
+            proxy: client.proxy().map(|p| ProxyRoute {
+                host: p.host.clone(),
+                source: match p.source {
+                    ProxySource::Environment(name) => name.to_owned(),
+                    ProxySource::System => "system".to_owned(),
+                },
+            }),
             journal_path: match &self.journal {
                 Ok(journal) => journal.path().to_string_lossy().into_owned(),
                 Err(e) => e.message.clone(),

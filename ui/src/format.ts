@@ -148,6 +148,13 @@ export function hostOf(baseUrl: string): string {
   }
 }
 
+/** How requests reach the API: "Direct (no proxy)", or the proxy and where it was set. */
+export function formatProxy(proxy: { host: string; source: string } | null): string {
+  if (proxy === null) return "Direct (no proxy)";
+  const from = proxy.source === "system" ? "the system's proxy settings" : proxy.source;
+  return `Through the proxy ${proxy.host} (from ${from})`;
+}
+
 /** The last component of a path, for either separator. */
 export function baseName(path: string): string {
   const parts = path.split(/[\\/]/).filter((p) => p.length > 0);

@@ -66,6 +66,7 @@ export const SETTINGS: Settings = {
   fileType: "video",
   keepAwake: true,
   baseUrl: "http://127.0.0.1:4100/v1.3",
+  proxy: null,
   journalPath: "/home/me/.local/share/tl-uploader/journal.sqlite",
   logDir: "/home/me/.local/state/io.tluploader.desktop/logs",
   keychainAvailable: true,

@@ -13,6 +13,7 @@ import {
   formatPercent,
   formatRate,
   formatWaiting,
+  formatProxy,
   hostOf,
   plural,
 } from "../src/format.js";
@@ -120,4 +121,16 @@ test("hosts, names and plurals", () => {
   assert.equal(baseName("/home/me/dir/"), "dir");
   assert.equal(plural(1, "upload"), "1 upload");
   assert.equal(plural(3, "upload"), "3 uploads");
+});
+
+test("the proxy line names the host and where it was set, never more", () => {
+  assert.equal(formatProxy(null), "Direct (no proxy)");
+  assert.equal(
+    formatProxy({ host: "proxy.corp:3128", source: "HTTPS_PROXY" }),
+    "Through the proxy proxy.corp:3128 (from HTTPS_PROXY)",
+  );
+  assert.equal(
+    formatProxy({ host: "10.0.0.1:8080", source: "system" }),
+    "Through the proxy 10.0.0.1:8080 (from the system's proxy settings)",
+  );
 });

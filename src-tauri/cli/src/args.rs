@@ -56,7 +56,12 @@ pub struct ConnectionArgs {
     /// Print one JSON object per line on stdout instead of text and progress bars.
     #[arg(long)]
     pub json: bool,
-    /// Say more on stderr about what tlup does, such as whether the computer is kept awake.
+    /// Trust the certificates in this PEM file too, beside the system's trust store (for a
+    /// TLS-inspecting proxy whose root certificate is not installed).
+    #[arg(long, value_name = "FILE", env = "TLUP_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+    /// Say more on stderr about what tlup does, such as the proxy in use and whether the
+    /// computer is kept awake.
     #[arg(short, long)]
     pub verbose: bool,
 }
@@ -81,6 +86,9 @@ pub struct LocalConnectionArgs {
     /// Print one JSON object per line on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Trust the certificates in this PEM file too [env: TLUP_CA_CERT].
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     /// Say more on stderr about what tlup does.
     #[arg(short, long)]
     pub verbose: bool,
@@ -97,6 +105,9 @@ impl ConnectionArgs {
         }
         if local.journal.is_some() {
             self.journal.clone_from(&local.journal);
+        }
+        if local.ca_cert.is_some() {
+            self.ca_cert.clone_from(&local.ca_cert);
         }
         self.sandbox |= local.sandbox;
         self.json |= local.json;

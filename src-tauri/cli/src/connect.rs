@@ -86,12 +86,43 @@ impl Connection {
         if let Some(base) = base {
             builder = builder.base_url(base);
         }
+        if let Some(path) = &args.ca_cert {
+            let pem = std::fs::read(path).map_err(|e| {
+                Failure::usage(format!(
+                    "--ca-cert {}: cannot read it: {e}",
+                    shell_word(&path.display().to_string())
+                ))
+            })?;
+            builder = builder.trust_pem(&pem).map_err(|e| {
+                Failure::usage(format!(
+                    "--ca-cert {}: {e}",
+                    shell_word(&path.display().to_string())
+                ))
+            })?;
+        }
         let client = builder.build().map_err(|e| Failure::usage(e.to_string()))?;
         Ok(Self {
             client,
             journal_path: journal::path(args),
             sandbox: None,
         })
+    }
+
+    /// How requests reach the server, for `-v`: the proxy (host only) and what is trusted.
+    pub fn network_summary(&self) -> Vec<String> {
+        let host = self.client.host();
+        let route = match self.client.proxy() {
+            Some(proxy) => format!("API calls to {host} go through the proxy {proxy}"),
+            None => format!("API calls to {host} go direct (no proxy applies)"),
+        };
+        let trust = match self.client.extra_roots() {
+            0 => "HTTPS trusts the system's trust store".to_owned(),
+            n => format!(
+                "HTTPS trusts the system's trust store and {n} certificate{} from --ca-cert",
+                if n == 1 { "" } else { "s" }
+            ),
+        };
+        vec![route, trust]
     }
 
     /// Opens the journal this connection records its sessions in; `None` with the embedded

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use serde_json::{Value, json};
-use tl_upload::{ApiError, MultipartUploadClient, UploadError};
+use tl_upload::{ApiError, MultipartUploadClient, UploadError, error::ChunkError};
 
 /// How a command ended. The order matters: when several files fail in different ways, the
 /// highest wins, so a refused argument (which the user must fix) is never hidden.
@@ -89,7 +89,7 @@ impl Failure {
         };
         Self {
             status,
-            message: e.to_string(),
+            message: with_network_hint(e.to_string(), network_problem_of(e)),
             chunk_index: e.chunk_index(),
             request: e.request(),
             retryable: e.is_retryable(),
@@ -115,7 +115,7 @@ impl Failure {
         } else if e.is_not_found() {
             format!("{} on {}", missing(), client.host())
         } else {
-            e.to_string()
+            with_network_hint(e.to_string(), network_problem(e))
         };
         Self {
             status: Status::Failed,
@@ -144,6 +144,52 @@ impl Failure {
             v["upload_id"] = Value::from(id.as_str());
         }
         v
+    }
+}
+
+/// A problem of the path to the server that tlup's own flags or the environment can fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NetworkProblem {
+    /// A certificate the system does not trust.
+    Untrusted,
+    /// A request through a proxy that failed on the way.
+    Proxy,
+}
+
+fn network_problem(e: &ApiError) -> Option<NetworkProblem> {
+    match e {
+        ApiError::Untrusted { .. } => Some(NetworkProblem::Untrusted),
+        ApiError::Transport { via: Some(_), .. } => Some(NetworkProblem::Proxy),
+        _ => None,
+    }
+}
+
+fn network_problem_of(e: &UploadError) -> Option<NetworkProblem> {
+    match e {
+        UploadError::Api(api) => network_problem(api),
+        UploadError::Chunk { source, .. } | UploadError::RetryBudgetExhausted { source, .. } => {
+            match source {
+                ChunkError::Untrusted { .. } => Some(NetworkProblem::Untrusted),
+                ChunkError::Transport { via: Some(_), .. } => Some(NetworkProblem::Proxy),
+                ChunkError::Url(api) => network_problem(api),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The message with what tlup can do about a network problem, when it is one.
+fn with_network_hint(message: String, problem: Option<NetworkProblem>) -> String {
+    match problem {
+        None => message,
+        Some(NetworkProblem::Untrusted) => {
+            format!("{message}, or give it to tlup with --ca-cert FILE (PEM)")
+        }
+        Some(NetworkProblem::Proxy) => format!(
+            "{message}; check that the proxy is up and that HTTPS_PROXY, HTTP_PROXY and NO_PROXY \
+(or the system's proxy settings) are right; `tlup -v` shows the proxy in use"
+        ),
     }
 }
 

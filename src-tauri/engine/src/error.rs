@@ -347,13 +347,26 @@ pub enum ChunkError {
         status: Option<u16>,
     },
     /// The connection failed.
-    #[error("the connection to {host} failed: {}", crate::api::error_causes(.source))]
+    #[error("the connection to {host}{} failed: {}", crate::api::error_through(.via), crate::api::error_causes(.source))]
     Transport {
         /// The storage host.
         host: String,
+        /// The proxy the PUT went through, when it used one.
+        via: Option<String>,
         /// The transport error, with its URL removed.
         #[source]
         source: reqwest::Error,
+    },
+    /// The storage's certificate could not be verified with this computer's trust store.
+    #[error(
+        "the certificate of {host} is not trusted by this computer: {problem}. {}",
+        crate::api::UNTRUSTED_ADVICE
+    )]
+    Untrusted {
+        /// The storage host.
+        host: String,
+        /// What is wrong with the certificate.
+        problem: String,
     },
     /// No bytes moved and no answer came for too long.
     #[error("no progress for {}s; the connection stalled", .after.as_secs_f32())]
@@ -398,7 +411,7 @@ impl ChunkError {
             | Self::MissingEtag
             | Self::Damaged { .. }
             | Self::Interrupted => true,
-            Self::Io(_) => false,
+            Self::Io(_) | Self::Untrusted { .. } => false,
             Self::Url(e) => e.is_retryable(),
         }
     }

@@ -1,7 +1,7 @@
 //! The command-line flags, as a reusable `clap::Args` struct: the `tl-sandbox` binary parses
 //! it directly, and `tlup sandbox` embeds it with `#[command(flatten)]`.
 
-use std::{fmt, net::SocketAddr, time::Duration};
+use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::Args;
 
@@ -149,9 +149,33 @@ pub struct SandboxArgs {
     #[arg(long)]
     pub allow_non_loopback: bool,
 
-    /// Log one line per request to stderr (never the query string or the API key).
+    /// Log one line per request to stderr (never the query string or the API key), and
+    /// every failed TLS handshake.
     #[arg(long)]
     pub log_requests: bool,
+
+    /// Serve HTTPS with the certificate chain in FILE (PEM: the server's certificate first,
+    /// then any intermediates). Needs --tls-key.
+    ///
+    /// The listening line, presigned URLs and asset URLs then say https://, on the host
+    /// localhost when the listen address is a loopback one (see --public-host). TLS 1.2 and
+    /// 1.3, ALPN http/1.1 only. The link emulation paces the TCP bytes (ciphertext); the
+    /// stats count plaintext body bytes.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert, in FILE (PEM: PKCS#8, PKCS#1 or SEC1). Needs
+    /// --tls-cert.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Host name (or IP address) in the URLs the sandbox hands out: the listening line,
+    /// presigned chunk URLs, asset URLs.
+    ///
+    /// Default: the listen address (127.0.0.1 for 0.0.0.0), or localhost with --tls-cert on
+    /// a loopback address. It changes only what URLs say, not where the server listens.
+    #[arg(long, value_name = "NAME")]
+    pub public_host: Option<String>,
 }
 
 impl fmt::Debug for SandboxArgs {
@@ -180,6 +204,9 @@ impl fmt::Debug for SandboxArgs {
             .field("outage", &self.outage)
             .field("allow_non_loopback", &self.allow_non_loopback)
             .field("log_requests", &self.log_requests)
+            .field("tls_cert", &self.tls_cert)
+            .field("tls_key", &self.tls_key)
+            .field("public_host", &self.public_host)
             .finish()
     }
 }
@@ -189,12 +216,32 @@ impl SandboxArgs {
     ///
     /// # Errors
     ///
-    /// A message for settings clap cannot check on its own (an empty API key).
+    /// A message for settings clap cannot check on its own: an empty API key, one of
+    /// `--tls-cert` and `--tls-key` without the other, a certificate or key file that cannot
+    /// be read (whether its PEM can be used is checked by [`SandboxBuilder::start`]).
     pub fn into_builder(self) -> Result<SandboxBuilder, String> {
         if self.api_key.is_empty() {
             return Err("--api-key must not be empty".to_owned());
         }
-        let builder = SandboxBuilder::default()
+        let read = |flag: &str, path: &PathBuf| {
+            std::fs::read(path).map_err(|e| format!("cannot read {flag} `{}`: {e}", path.display()))
+        };
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => Some((
+                read("--tls-cert", cert)?,
+                cert,
+                read("--tls-key", key)?,
+                key,
+            )),
+            (Some(_), None) => {
+                return Err("--tls-cert needs --tls-key (give both or neither)".to_owned());
+            }
+            (None, Some(_)) => {
+                return Err("--tls-key needs --tls-cert (give both or neither)".to_owned());
+            }
+        };
+        let mut builder = SandboxBuilder::default()
             .api_key(self.api_key)
             .listen(self.listen)
             .allow_non_loopback(self.allow_non_loopback)
@@ -219,6 +266,12 @@ impl SandboxArgs {
             .complete_delay(self.complete_delay)
             .early_answer(self.early_answer)
             .log_requests(self.log_requests);
+        if let Some((cert_pem, cert, key_pem, key)) = tls {
+            builder = builder.tls_files(cert_pem, cert, key_pem, key);
+        }
+        if let Some(host) = self.public_host {
+            builder = builder.public_host(host);
+        }
         Ok(match self.outage {
             Some(o) => builder.outage(o.kind, o.duration, o.after),
             None => builder,
@@ -295,6 +348,47 @@ mod tests {
                 after: Duration::from_millis(500),
             })
         );
+    }
+
+    /// The builder of `tl-sandbox --api-key k` plus `extra`, or the error of `into_builder`.
+    fn builder_of(extra: &[&str]) -> Result<SandboxBuilder, String> {
+        let mut argv = vec!["tl-sandbox", "--api-key", "k"];
+        argv.extend(extra);
+        Cli::try_parse_from(argv).unwrap().args.into_builder()
+    }
+
+    #[test]
+    fn tls_takes_both_files_or_neither_and_names_the_one_it_cannot_read() {
+        let alone = builder_of(&["--tls-cert", "c.pem"]).unwrap_err();
+        assert!(alone.contains("--tls-cert needs --tls-key"), "{alone}");
+        let alone = builder_of(&["--tls-key", "k.pem"]).unwrap_err();
+        assert!(alone.contains("--tls-key needs --tls-cert"), "{alone}");
+        assert!(builder_of(&[]).unwrap().tls.is_none());
+
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("cert.pem");
+        let missing = dir.path().join("missing.pem");
+        std::fs::write(&cert, "not PEM at all").unwrap();
+        let (cert, missing) = (cert.to_str().unwrap(), missing.to_str().unwrap());
+        let unreadable = builder_of(&["--tls-cert", cert, "--tls-key", missing]).unwrap_err();
+        assert!(
+            unreadable.starts_with(&format!("cannot read --tls-key `{missing}`: ")),
+            "{unreadable}"
+        );
+
+        // Readable but not a certificate: `start` says which file and why.
+        let builder = builder_of(&["--tls-cert", cert, "--tls-key", cert]).unwrap();
+        let error = builder.start().unwrap_err().to_string();
+        assert!(
+            error.contains(&format!("--tls-cert `{cert}`")) && error.contains("no certificate"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_public_host_flag_reaches_the_builder() {
+        let builder = builder_of(&["--public-host", "sandbox.test"]).unwrap();
+        assert_eq!(builder.public_host.as_deref(), Some("sandbox.test"));
     }
 
     #[test]

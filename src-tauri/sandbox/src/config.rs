@@ -3,9 +3,10 @@
 
 use std::{
     fmt,
-    net::{Ipv4Addr, SocketAddr},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
     path::PathBuf,
     str::FromStr,
+    sync::Arc,
     time::Duration,
 };
 
@@ -101,6 +102,8 @@ pub struct SandboxBuilder {
     pub(crate) early_answer: bool,
     pub(crate) outage: Option<OutageSpec>,
     pub(crate) log_requests: bool,
+    pub(crate) tls: Option<TlsPem>,
+    pub(crate) public_host: Option<String>,
 }
 
 impl Default for SandboxBuilder {
@@ -124,6 +127,8 @@ impl Default for SandboxBuilder {
             early_answer: false,
             outage: None,
             log_requests: false,
+            tls: None,
+            public_host: None,
         }
     }
 }
@@ -273,6 +278,54 @@ impl SandboxBuilder {
         self
     }
 
+    /// Serves HTTPS instead of HTTP, with `cert_chain_pem` (PEM: the leaf certificate first,
+    /// then any intermediates) and its private key `key_pem` (PEM: PKCS#8, PKCS#1 or SEC1).
+    /// Default: plain HTTP.
+    ///
+    /// The handle's URLs and every presigned URL are then `https://`, on the host
+    /// `localhost` when the listen address is a loopback (or unspecified) address, since
+    /// that is the name certificates for a local server carry; [`public_host`](Self::public_host)
+    /// names another. Only TLS 1.2 and 1.3 and ALPN `http/1.1` are offered. The PEM is parsed
+    /// by [`start`](Self::start), which fails with [`SandboxError::Tls`] if it holds no
+    /// certificate or key, or a key that does not match the certificate.
+    pub fn tls(mut self, cert_chain_pem: impl Into<Vec<u8>>, key_pem: impl Into<Vec<u8>>) -> Self {
+        self.tls = Some(TlsPem {
+            cert_chain: cert_chain_pem.into(),
+            key: key_pem.into(),
+            cert_origin: "the TLS certificate chain".to_owned(),
+            key_origin: "the TLS private key".to_owned(),
+        });
+        self
+    }
+
+    /// As [`tls`](Self::tls), with the PEM read from the files `--tls-cert` and `--tls-key`
+    /// named, so that an error about either names its file.
+    pub(crate) fn tls_files(
+        mut self,
+        cert_chain_pem: Vec<u8>,
+        cert_path: &std::path::Path,
+        key_pem: Vec<u8>,
+        key_path: &std::path::Path,
+    ) -> Self {
+        self.tls = Some(TlsPem {
+            cert_chain: cert_chain_pem,
+            key: key_pem,
+            cert_origin: format!("--tls-cert `{}`", cert_path.display()),
+            key_origin: format!("--tls-key `{}`", key_path.display()),
+        });
+        self
+    }
+
+    /// The host name (or IP address) in the URLs the sandbox hands out: the handle's
+    /// [`url`](crate::SandboxHandle::url), presigned chunk URLs, asset URLs. Default: the
+    /// listen address (`127.0.0.1` for a wildcard one), or `localhost` with
+    /// [`tls`](Self::tls) on a loopback address. The port is always the one listened on. It
+    /// changes only what URLs say, not where the server listens: the name must reach it.
+    pub fn public_host(mut self, host: impl Into<String>) -> Self {
+        self.public_host = Some(host.into());
+        self
+    }
+
     /// Checks every setting; the server only ever sees a valid [`Config`].
     pub(crate) fn validate(self) -> Result<Config, SandboxError> {
         if !self.listen.ip().is_loopback() && !self.allow_non_loopback {
@@ -308,6 +361,15 @@ impl SandboxBuilder {
                 return Err(invalid(name, "must be at most 100 years"));
             }
         }
+        let public_host = self
+            .public_host
+            .map(|host| url_host(&host).ok_or_else(|| invalid("public_host", PUBLIC_HOST_RULE)))
+            .transpose()?;
+        let tls = self
+            .tls
+            .as_ref()
+            .map(crate::tls::server_config)
+            .transpose()?;
         Ok(Config {
             api_key: self.api_key,
             listen: self.listen,
@@ -326,7 +388,55 @@ impl SandboxBuilder {
             early_answer: self.early_answer,
             outage: self.outage,
             log_requests: self.log_requests,
+            tls,
+            public_host,
         })
+    }
+}
+
+/// What [`SandboxBuilder::public_host`] accepts.
+const PUBLIC_HOST_RULE: &str =
+    "must be a host name (letters, digits, `-`, `.`, `_`) or an IP address, without a port";
+
+/// `host` as it goes into a URL (an IPv6 address in brackets), `None` if it is not a host
+/// name or an IP address.
+fn url_host(host: &str) -> Option<String> {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if let Ok(v6) = bare.parse::<std::net::Ipv6Addr>() {
+        return Some(format!("[{v6}]"));
+    }
+    let name_like = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+    name_like.then(|| host.to_owned())
+}
+
+/// PEM bytes of a certificate chain and its private key, and what to call each in errors.
+/// Its `Debug` output leaves the key out.
+#[derive(Clone)]
+pub(crate) struct TlsPem {
+    pub(crate) cert_chain: Vec<u8>,
+    pub(crate) key: Vec<u8>,
+    pub(crate) cert_origin: String,
+    pub(crate) key_origin: String,
+}
+
+impl fmt::Debug for TlsPem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsPem")
+            .field(
+                "cert_chain",
+                &format_args!("<{} bytes>", self.cert_chain.len()),
+            )
+            .field("key", &"<redacted>")
+            .field("cert_origin", &self.cert_origin)
+            .field("key_origin", &self.key_origin)
+            .finish()
     }
 }
 
@@ -352,9 +462,36 @@ pub(crate) struct Config {
     pub(crate) early_answer: bool,
     pub(crate) outage: Option<OutageSpec>,
     pub(crate) log_requests: bool,
+    /// HTTPS when set.
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
+    /// The host of public URLs, ready for a URL (IPv6 in brackets), when one was given.
+    pub(crate) public_host: Option<String>,
 }
 
 impl Config {
+    /// The origin that the handle's URLs and presigned URLs name, for a server bound to
+    /// `local`: `http://HOST:PORT`, or `https://` with TLS (see
+    /// [`SandboxBuilder::public_host`] for the host).
+    pub(crate) fn public_url(&self, local: SocketAddr) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let port = local.port();
+        if let Some(host) = &self.public_host {
+            return format!("{scheme}://{host}:{port}");
+        }
+        let ip = local.ip();
+        if self.tls.is_some() && (ip.is_loopback() || ip.is_unspecified()) {
+            // What a certificate for a local server names.
+            return format!("{scheme}://localhost:{port}");
+        }
+        // A wildcard bind is reachable on loopback; URLs must name an address clients use.
+        let host = match ip {
+            IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        format!("{scheme}://{}", SocketAddr::new(host, port))
+    }
+
     /// The chunk size of a session of `total_size` bytes: the configured size, raised so the
     /// session never has more than [`MAX_CHUNKS`] chunks.
     pub(crate) fn session_chunk_size(&self, total_size: u64) -> u64 {
@@ -392,8 +529,64 @@ mod tests {
 
     #[test]
     fn debug_output_hides_the_key() {
-        let builder = SandboxBuilder::default().api_key("hunter2");
-        assert!(!format!("{builder:?}").contains("hunter2"));
+        let builder = SandboxBuilder::default()
+            .api_key("hunter2")
+            .tls("cert", "-----BEGIN PRIVATE KEY-----\nsecret");
+        let debug = format!("{builder:?}");
+        assert!(
+            !debug.contains("hunter2") && !debug.contains("secret"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn public_hosts_are_names_or_addresses() {
+        assert_eq!(url_host("localhost").as_deref(), Some("localhost"));
+        assert_eq!(
+            url_host("sandbox.example_1-a").as_deref(),
+            Some("sandbox.example_1-a")
+        );
+        assert_eq!(url_host("10.0.0.1").as_deref(), Some("10.0.0.1"));
+        assert_eq!(url_host("::1").as_deref(), Some("[::1]"));
+        assert_eq!(url_host("[::1]").as_deref(), Some("[::1]"));
+        for bad in ["", "host:80", "a/b", "a b", "[nonsense]", "user@host"] {
+            assert_eq!(url_host(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn public_urls_follow_tls_and_the_public_host() {
+        let at = |ip: [u8; 4]| SocketAddr::from((ip, 4443));
+        let plain = SandboxBuilder::default().validate().unwrap();
+        assert_eq!(
+            plain.public_url(at([127, 0, 0, 1])),
+            "http://127.0.0.1:4443"
+        );
+        assert_eq!(plain.public_url(at([0, 0, 0, 0])), "http://127.0.0.1:4443");
+        let v6 = SocketAddr::from((Ipv6Addr::UNSPECIFIED, 4443));
+        assert_eq!(plain.public_url(v6), "http://[::1]:4443");
+
+        let mut tls = plain.clone();
+        tls.tls = Some(Arc::new(
+            rustls::ServerConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(rustls::server::ResolvesServerCertUsingSni::new())),
+        ));
+        assert_eq!(tls.public_url(at([127, 0, 0, 1])), "https://localhost:4443");
+        assert_eq!(tls.public_url(at([0, 0, 0, 0])), "https://localhost:4443");
+        assert_eq!(
+            tls.public_url(at([192, 168, 1, 2])),
+            "https://192.168.1.2:4443"
+        );
+        tls.public_host = Some("sandbox.test".to_owned());
+        assert_eq!(
+            tls.public_url(at([127, 0, 0, 1])),
+            "https://sandbox.test:4443"
+        );
     }
 
     #[test]

@@ -18,6 +18,10 @@
 //! reset or freeze. The listener closes its port during a `refuse` outage and binds the same
 //! address again afterwards (see the `outage` module).
 //!
+//! With HTTPS (the `tls` module), the TLS session sits on top of the [`SandboxStream`]: the
+//! limits pace the ciphertext, and the kill switch, reset and freeze act on the TCP
+//! connection under it.
+//!
 //! Both limits are read from shared atomics ([`Shaping`]) on every poll, so a change applies
 //! to open connections at once (within one slice of a few milliseconds). With both off, a
 //! read goes straight to the socket: two relaxed loads are the whole cost.
@@ -526,6 +530,11 @@ impl SandboxStream {
             turn: LinkTurn::default(),
             scratch: Vec::new(),
         }
+    }
+
+    /// The connection's controls (kill, reset, freeze, busy gauges).
+    pub(crate) fn control(&self) -> &Arc<ConnControl> {
+        &self.control
     }
 }
 

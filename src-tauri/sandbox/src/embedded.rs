@@ -234,9 +234,9 @@ impl EmbeddedBuilder {
         let builder = flags.args.into_builder().map_err(bad_flags)?;
         // The defaults are valid, so a refused setting comes from the extra flags.
         let handle = builder.start().map_err(|e| match e {
-            SandboxError::NonLoopback { .. } | SandboxError::InvalidSetting { .. } => {
-                bad_flags(e.to_string())
-            }
+            SandboxError::NonLoopback { .. }
+            | SandboxError::InvalidSetting { .. }
+            | SandboxError::Tls { .. } => bad_flags(e.to_string()),
             e => EmbeddedError::Server(e),
         })?;
 
@@ -314,6 +314,12 @@ fn sweep(parent: &Path, grace: Duration) {
 mod tests {
     use super::*;
 
+    /// A plain HTTP client; reqwest (`rustls-no-provider`) needs a TLS provider to build one.
+    fn client() -> reqwest::Client {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::Client::new()
+    }
+
     fn words(text: &str) -> Vec<String> {
         text.split_whitespace().map(str::to_owned).collect()
     }
@@ -353,7 +359,7 @@ mod tests {
         assert!(s.chunk_dir().join(OWNER_LOCK).is_file());
 
         let url = format!("{}/assets/multipart-uploads", s.base_url());
-        let http = reqwest::Client::new();
+        let http = client();
         let ok = http
             .get(&url)
             .header("x-api-key", s.api_key())
@@ -449,7 +455,7 @@ mod tests {
             .extra_args(&extra, "TEST_ARGS")
             .start()
             .unwrap();
-        let view: serde_json::Value = reqwest::Client::new()
+        let view: serde_json::Value = client()
             .get(format!("{}/sandbox/faults", s.base_url()))
             .header("x-api-key", s.api_key())
             .send()

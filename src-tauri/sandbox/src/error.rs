@@ -50,6 +50,18 @@ pub enum SandboxError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The certificate chain or the private key given for HTTPS cannot be used: no PEM
+    /// section of the right kind, bad base64, an unsupported key, a key that does not match
+    /// the certificate.
+    #[error("cannot use {what} for HTTPS: {reason}")]
+    Tls {
+        /// What could not be used: `--tls-cert `FILE`` or `--tls-key `FILE`` from the command
+        /// line, "the TLS certificate chain" or "the TLS private key" from the builder, or
+        /// both when they do not belong together.
+        what: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The server thread or its tokio runtime could not be started.
     #[error("cannot start the server thread: {0}")]
     Runtime(#[source] std::io::Error),

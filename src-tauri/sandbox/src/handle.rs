@@ -33,7 +33,8 @@ impl SandboxBuilder {
     /// [`SandboxError::NonLoopback`] for a non-loopback address without
     /// [`allow_non_loopback`](Self::allow_non_loopback), [`SandboxError::Bind`] if the
     /// address cannot be bound, [`SandboxError::StorageDir`] if a `disk:` directory cannot
-    /// be created, [`SandboxError::InvalidSetting`] for unusable values.
+    /// be created, [`SandboxError::InvalidSetting`] for unusable values,
+    /// [`SandboxError::Tls`] for a certificate or key that cannot be used.
     pub fn start(self) -> Result<SandboxHandle, SandboxError> {
         let config = self.validate()?;
         let storage = ChunkStorage::open(&config.storage)?;
@@ -139,12 +140,13 @@ impl SandboxHandle {
         self.addr
     }
 
-    /// The server's origin, `http://127.0.0.1:PORT`.
+    /// The server's origin, `http://127.0.0.1:PORT`; with TLS `https://localhost:PORT` (on
+    /// a loopback address), and the host of [`SandboxBuilder::public_host`] when set.
     pub fn url(&self) -> String {
         self.shared.public_url.clone()
     }
 
-    /// The base URL a client uses: `url()` + `/v1.3`.
+    /// The base URL a client uses: [`url()`](Self::url) + `/v1.3`.
     pub fn base_url(&self) -> String {
         format!("{}/v1.3", self.shared.public_url)
     }

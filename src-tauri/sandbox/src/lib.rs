@@ -1,4 +1,4 @@
-//! `tl-sandbox`: a local HTTP server that speaks the TwelveLabs multipart upload protocol,
+//! `tl-sandbox`: a local HTTP (or HTTPS) server that speaks the TwelveLabs multipart upload protocol,
 //! storage side included.
 //!
 //! It is the test server of every crate in this workspace, the app's offline default, and the
@@ -49,6 +49,17 @@
 //!
 //! [`Stats::faults_fired`] counts how many times each of them fired.
 //!
+//! # HTTPS
+//!
+//! With a certificate chain and its key ([`SandboxBuilder::tls`], PEM bytes; `--tls-cert FILE
+//! --tls-key FILE`), the sandbox serves HTTPS instead of HTTP: [`SandboxHandle::url`], the
+//! presigned chunk URLs and the asset URLs say `https://`, with the host `localhost` on a
+//! loopback address (what a local certificate names) unless [`SandboxBuilder::public_host`]
+//! (`--public-host`) says otherwise. TLS sits on top of the shaped TCP stream, so the link
+//! emulation, the outages and the connection faults act as over HTTP; handshakes run off the
+//! accept loop, within ten seconds, and the failed ones are counted in
+//! [`Stats::tls_handshakes_failed`]. The `tls` module has the details.
+//!
 //! # Link emulation
 //!
 //! The sandbox can stand for a slow or distant network, so that uploads behave as they would
@@ -87,6 +98,8 @@
 //! - `conn`: the wrapped TCP stream (rate limits, small window, kill switch, reset, freeze),
 //!   the listener (which closes and re-binds its port for a `refuse` outage) and what the
 //!   link emulator models. `link`: the shared link's timetable.
+//! - `tls`: the rustls settings from PEM, and the listener that does TLS handshakes on top of
+//!   the `conn` listener (HTTPS only).
 //! - `outage`: the outage switch, its schedule and what each kind does and does not model.
 //! - [`faults`]: [`FaultPlan`] and the live [`Faults`]. [`stats`]: [`Stats`] counters.
 //! - `wire`: the JSON response types. `extract`: request parsing with JSON errors.
@@ -113,6 +126,7 @@ mod signing;
 pub mod stats;
 mod storage;
 mod store;
+mod tls;
 mod wire;
 
 pub use config::{SandboxBuilder, Storage};

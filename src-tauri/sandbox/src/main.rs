@@ -1,8 +1,8 @@
 //! `tl-sandbox`: runs a sandbox until SIGINT or SIGTERM.
 //!
-//! Prints exactly one line on stdout, `tl-sandbox listening on http://HOST:PORT`, once the
-//! server accepts connections; scripts read it to learn the port. Everything else goes to
-//! stderr.
+//! Prints exactly one line on stdout, `tl-sandbox listening on http://HOST:PORT` (`https://`
+//! with `--tls-cert`), once the server accepts connections; scripts read it to learn the
+//! port. Everything else goes to stderr.
 
 use std::{future::Future, io::Write, pin::Pin, process::ExitCode};
 

@@ -3,8 +3,9 @@
 //! shutdown.
 
 use std::{
-    future::IntoFuture,
+    future::{Future, IntoFuture},
     net::SocketAddr,
+    pin::Pin,
     sync::{
         Arc,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -36,6 +37,7 @@ use crate::{
     stats::Counters,
     storage::ChunkStorage,
     store::Store,
+    tls::TlsListener,
     wire::{PresignedUrl, Timestamp},
 };
 
@@ -46,7 +48,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) config: Config,
-    /// `http://HOST:PORT`, the origin that presigned URLs point at.
+    /// `http://HOST:PORT` (`https://` with TLS), the origin that presigned URLs point at.
     pub(crate) public_url: String,
     pub(crate) signer: Signer,
     pub(crate) store: Store,
@@ -72,21 +74,10 @@ pub(crate) type App = Arc<Shared>;
 
 impl Shared {
     pub(crate) fn new(config: Config, local: SocketAddr, storage: ChunkStorage) -> Self {
-        // A wildcard bind is reachable on loopback; URLs must name an address clients can use.
-        let host = if local.ip().is_unspecified() {
-            match local {
-                SocketAddr::V4(_) => SocketAddr::from(([127, 0, 0, 1], local.port())),
-                SocketAddr::V6(_) => {
-                    SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, local.port()))
-                }
-            }
-        } else {
-            local
-        };
         let stats = Arc::new(Counters::default());
         let outage = OutageSwitch::new(config.outage, std::time::Instant::now(), stats.clone());
         Self {
-            public_url: format!("http://{host}"),
+            public_url: config.public_url(local),
             signer: Signer::random(),
             store: Store::default(),
             storage,
@@ -218,18 +209,35 @@ pub(crate) fn router(app: App) -> Router {
         .with_state(app)
 }
 
-/// Serves `listener` (made with [`SandboxListener::new`] from `app`'s shaping) until
-/// `shutdown` turns true (or its sender is dropped), then stops accepting,
-/// lets in-flight requests finish for up to [`SHUTDOWN_GRACE`], and returns.
+/// Serves `listener` (made with [`SandboxListener::new`] from `app`'s shaping), over TLS
+/// when the config has it, until `shutdown` turns true (or its sender is dropped), then
+/// stops accepting, lets in-flight requests finish for up to [`SHUTDOWN_GRACE`], and returns.
 pub(crate) async fn serve(listener: SandboxListener, app: App, shutdown: watch::Receiver<bool>) {
     tokio::spawn(outage::supervise(Arc::downgrade(&app.outage)));
     let service = router(app.clone()).into_make_service_with_connect_info::<ConnInfo>();
     let mut signal = shutdown.clone();
-    let server = axum::serve(listener, service)
-        .with_graceful_shutdown(async move {
-            let _ = signal.wait_for(|&stop| stop).await;
-        })
-        .into_future();
+    let stop = async move {
+        let _ = signal.wait_for(|&stop| stop).await;
+    };
+    // Boxed once per server, so each arm keeps its own concrete connection type: plain
+    // connections are served as they are, with nothing wrapped around them.
+    let server: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> =
+        match app.config.tls.clone() {
+            None => Box::pin(
+                axum::serve(listener, service)
+                    .with_graceful_shutdown(stop)
+                    .into_future(),
+            ),
+            Some(tls) => {
+                let listener =
+                    TlsListener::new(listener, tls, app.stats.clone(), app.config.log_requests);
+                Box::pin(
+                    axum::serve(listener, service)
+                        .with_graceful_shutdown(stop)
+                        .into_future(),
+                )
+            }
+        };
     let mut deadline = shutdown;
     let grace = async move {
         let _ = deadline.wait_for(|&stop| stop).await;

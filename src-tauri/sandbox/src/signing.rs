@@ -1,7 +1,8 @@
 //! Presigned chunk URLs: minting and checking their signatures.
 //!
 //! A URL looks like
-//! `http://127.0.0.1:PORT/storage/{upload_id}/{chunk_index}?X-Tl-Expires=<unix secs>&X-Tl-Signature=<hex>`.
+//! `http://127.0.0.1:PORT/storage/{upload_id}/{chunk_index}?X-Tl-Expires=<unix secs>&X-Tl-Signature=<hex>`
+//! (`https://localhost:PORT/...` with TLS; the origin is `Shared::public_url`).
 //! The signature is HMAC-SHA256 over `"{upload_id}\n{chunk_index}\n{expires}"` with a secret
 //! drawn at random when the sandbox starts, so URLs of one sandbox never work on another and a
 //! client cannot extend a URL's life by editing `X-Tl-Expires`.

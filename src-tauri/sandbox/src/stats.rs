@@ -33,6 +33,10 @@ pub struct Stats {
     /// How many times each fault knob fired, keyed by the knob's name.
     #[serde(default)]
     pub faults_fired: FaultsFired,
+    /// TLS handshakes that failed or timed out (HTTPS only): a client that does not trust
+    /// the certificate, one that speaks plain HTTP to the HTTPS port, one that is too slow.
+    #[serde(default)]
+    pub tls_handshakes_failed: u64,
 }
 
 /// How many times each misbehaviour fired since start or the last reset. Each field is named
@@ -80,6 +84,7 @@ pub(crate) struct Counters {
     pub(crate) reports_received: AtomicU64,
     pub(crate) sessions_created: AtomicU64,
     pub(crate) api_requests: AtomicU64,
+    pub(crate) tls_handshakes_failed: AtomicU64,
     pub(crate) fired: FiredCounters,
 }
 
@@ -157,6 +162,7 @@ impl Counters {
             sessions_created: get(&self.sessions_created),
             api_requests: get(&self.api_requests),
             faults_fired: self.fired.snapshot(),
+            tls_handshakes_failed: get(&self.tls_handshakes_failed),
         }
     }
 
@@ -171,6 +177,7 @@ impl Counters {
             &self.reports_received,
             &self.sessions_created,
             &self.api_requests,
+            &self.tls_handshakes_failed,
         ]
         .into_iter()
         .chain(self.fired.all())

@@ -39,6 +39,12 @@ fn first_line(child: &mut Child) -> (String, mpsc::Receiver<String>) {
     (line, rx)
 }
 
+/// A plain HTTP client (reqwest needs a TLS provider even for `http://`).
+fn client() -> reqwest::Client {
+    tl_test_support::install_ring_provider();
+    reqwest::Client::new()
+}
+
 fn wait_with_deadline(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
@@ -71,7 +77,7 @@ async fn the_binary_prints_one_line_and_serves() {
         "{url}"
     );
 
-    let http = reqwest::Client::new();
+    let http = client();
     let created: serde_json::Value = http
         .post(format!("{url}/v1.3/assets/multipart-uploads"))
         .header("x-api-key", "k")
@@ -106,7 +112,7 @@ async fn sigterm_stops_it_gracefully_and_logs_leak_no_secrets() {
     let url = line
         .trim_start_matches("tl-sandbox listening on ")
         .to_owned();
-    let http = reqwest::Client::new();
+    let http = client();
     let created: serde_json::Value = http
         .post(format!("{url}/v1.3/assets/multipart-uploads"))
         .header("x-api-key", key)
@@ -170,6 +176,25 @@ fn bad_invocations_fail_with_a_message() {
         ),
         (vec!["--api-key", "k", "--fail-puts", "two"], "N:STATUS"),
         (vec!["--api-key", "k", "--storage", "tape"], "storage"),
+        (
+            vec!["--api-key", "k", "--tls-cert", "/nonexistent/cert.pem"],
+            "--tls-cert needs --tls-key",
+        ),
+        (
+            vec!["--api-key", "k", "--tls-key", "/nonexistent/key.pem"],
+            "--tls-key needs --tls-cert",
+        ),
+        (
+            vec![
+                "--api-key",
+                "k",
+                "--tls-cert",
+                "/nonexistent/cert.pem",
+                "--tls-key",
+                "/nonexistent/key.pem",
+            ],
+            "cannot read --tls-cert `/nonexistent/cert.pem`",
+        ),
     ] {
         let mut child = spawn(&args);
         let status = wait_with_deadline(&mut child, Duration::from_secs(30)).expect("exits");
@@ -205,6 +230,9 @@ fn the_help_documents_the_misbehaviours() {
         "--outage <KIND:SECS[@AFTER_SECS]>",
         "refuse",
         "blackhole",
+        "--tls-cert <FILE>",
+        "--tls-key <FILE>",
+        "--public-host <NAME>",
     ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }
@@ -220,4 +248,82 @@ fn a_bad_outage_is_refused_with_its_reason() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("not an outage kind"), "{stderr}");
+}
+
+#[tokio::test]
+async fn with_a_certificate_it_serves_https_and_says_so() {
+    let (ca_pem, cert_pem, key_pem) = tl_test_support::throwaway_ca();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, cert_pem).unwrap();
+    std::fs::write(&key, key_pem).unwrap();
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let mut child = spawn(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--api-key",
+        "k",
+        "--tls-cert",
+        cert,
+        "--tls-key",
+        key,
+    ]);
+    let (line, rest) = first_line(&mut child);
+    let url = line
+        .strip_prefix("tl-sandbox listening on ")
+        .unwrap_or_else(|| panic!("unexpected line {line:?}"));
+    assert!(
+        url.starts_with("https://localhost:") && !url.ends_with(":0"),
+        "{url}"
+    );
+
+    let http = reqwest::Client::builder()
+        .tls_backend_preconfigured(tl_test_support::tls_client_config(&ca_pem))
+        .build()
+        .unwrap();
+    let created: serde_json::Value = http
+        .post(format!("{url}/v1.3/assets/multipart-uploads"))
+        .header("x-api-key", "k")
+        .json(&serde_json::json!({"filename": "a.mp4", "type": "video", "total_size": 10}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let chunk_url = created["upload_urls"][0]["url"].as_str().unwrap();
+    assert!(
+        chunk_url.starts_with(&format!("{url}/storage/")),
+        "{created}"
+    );
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(rest.try_iter().next().is_none(), "nothing else on stdout");
+}
+
+#[test]
+fn a_certificate_that_cannot_be_used_is_refused_naming_its_file() {
+    let (_, cert_pem, key_pem) = tl_test_support::throwaway_ca();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    // Swapped: the certificate file holds the key, and the key file the certificate.
+    std::fs::write(&cert, key_pem).unwrap();
+    std::fs::write(&key, cert_pem).unwrap();
+    let output = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--api-key", "k", "--tls-cert"])
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .env_remove("TL_SANDBOX_API_KEY")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let named = format!("--tls-cert `{}`", cert.display());
+    assert!(
+        stderr.contains(&named) && stderr.contains("no certificate"),
+        "{stderr}"
+    );
 }

@@ -23,19 +23,64 @@ fn bad(message: String) -> Error {
 /// For URLs that are not `http://host:port/...`, connection failures, and answers that are
 /// not HTTP or whose body is not JSON.
 pub fn get_json(url: &str, key: &str) -> Result<(u16, Value)> {
-    let rest = url.strip_prefix("http://").ok_or_else(|| {
-        Error::new(
-            ErrorKind::InvalidInput,
-            format!("only http:// URLs are supported: {url}"),
-        )
-    })?;
-    let (host, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let mut stream = TcpStream::connect(host)
+    let (host, path) = split(url, "http://")?;
+    let stream = TcpStream::connect(host)
         .map_err(|e| Error::new(e.kind(), format!("connect to {host}: {e}")))?;
     stream.set_read_timeout(Some(READ_TIMEOUT))?;
+    exchange(stream, url, host, path, key)
+}
+
+/// As [`get_json`] for an `https://` URL: the TLS connection goes to `addr` (so a host name
+/// that resolves nowhere can be served from loopback), verified with `tls` as the URL's host.
+///
+/// # Errors
+///
+/// As [`get_json`], and when the handshake fails.
+pub fn get_json_over_tls(
+    url: &str,
+    addr: std::net::SocketAddr,
+    key: &str,
+    tls: std::sync::Arc<rustls::ClientConfig>,
+) -> Result<(u16, Value)> {
+    let (host, path) = split(url, "https://")?;
+    let name = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    let name = rustls::pki_types::ServerName::try_from(name.trim_matches(['[', ']']).to_owned())
+        .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("{host}: {e}")))?;
+    let connection = rustls::ClientConnection::new(tls, name).map_err(Error::other)?;
+    let tcp = TcpStream::connect(addr)
+        .map_err(|e| Error::new(e.kind(), format!("connect to {addr}: {e}")))?;
+    tcp.set_read_timeout(Some(READ_TIMEOUT))?;
+    exchange(
+        rustls::StreamOwned::new(connection, tcp),
+        url,
+        host,
+        path,
+        key,
+    )
+}
+
+/// The `host:port` and the path of a `scheme` URL.
+fn split<'a>(url: &'a str, scheme: &str) -> Result<(&'a str, &'a str)> {
+    let rest = url.strip_prefix(scheme).ok_or_else(|| {
+        Error::new(
+            ErrorKind::InvalidInput,
+            format!("only {scheme} URLs are supported: {url}"),
+        )
+    })?;
+    Ok(match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    })
+}
+
+/// Sends the GET on `stream` and reads the whole answer.
+fn exchange(
+    mut stream: impl Read + Write,
+    url: &str,
+    host: &str,
+    path: &str,
+    key: &str,
+) -> Result<(u16, Value)> {
     write!(
         stream,
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nx-api-key: {key}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"

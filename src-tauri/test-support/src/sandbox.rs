@@ -35,17 +35,48 @@ pub async fn settled_asset(
     asset_id: &str,
     limit: Duration,
 ) -> Result<Value> {
+    settle(base_url, asset_id, limit, |url| get_json(url, key)).await
+}
+
+/// Polls the asset's URL with `get` until the asset has left `processing`.
+async fn settle(
+    base_url: &str,
+    asset_id: &str,
+    limit: Duration,
+    get: impl Fn(&str) -> Result<(u16, Value)>,
+) -> Result<Value> {
     let url = format!("{}/assets/{asset_id}", base_url.trim_end_matches('/'));
-    let url = url.as_str();
+    let (url, get) = (url.as_str(), &get);
     let what = format!("asset {asset_id} to leave processing");
     let settled = poll(&what, limit, EVERY, move || async move {
-        let (status, body) = get_json(url, key)?;
+        let (status, body) = get(url)?;
         if status != 200 {
             return Err(Error::other(format!("GET {url}: {status} {body}")));
         }
         Ok((body["status"] != "processing").then_some(body))
     });
     Ok(settled.await?)
+}
+
+/// As [`settled_asset`] for a sandbox serving HTTPS: connects to `addr` and trusts only the
+/// certificates in `ca_pem` (see [`throwaway_ca`](crate::throwaway_ca)).
+///
+/// # Errors
+///
+/// As [`settled_asset`].
+pub async fn settled_asset_over_tls(
+    base_url: &str,
+    addr: std::net::SocketAddr,
+    key: &str,
+    asset_id: &str,
+    ca_pem: &str,
+    limit: Duration,
+) -> Result<Value> {
+    let tls = std::sync::Arc::new(crate::tls_client_config(ca_pem));
+    settle(base_url, asset_id, limit, |url| {
+        crate::http::get_json_over_tls(url, addr, key, tls.clone())
+    })
+    .await
 }
 
 /// The SHA-256 the sandbox computed over an asset's assembled bytes, once it is `ready`

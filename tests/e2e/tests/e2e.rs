@@ -1157,3 +1157,100 @@ async fn outages(h: &Harness, app: &App, sandbox: &tl_sandbox::SandboxHandle) ->
     let base = base_url(app).await?;
     check_asset(app, &done, "outages.mp4", &base, &sha).await
 }
+
+/// A corporate network: the app takes the proxy from `HTTPS_PROXY`, and Settings shows it —
+/// its host only, never the credentials in the variable. The proxy refuses, so the sessions
+/// view says the API cannot be reached, naming the proxy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn j_settings_show_the_proxy_in_use() -> Result<()> {
+    let h = Harness::new("j_settings_show_the_proxy_in_use")?;
+    // A port nothing listens on: the proxy refuses every connection.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let env = vec![
+        ("TWELVELABS_API_KEY", "not-a-real-key".to_owned()),
+        (
+            "TWELVELABS_BASE_URL",
+            "https://api.twelvelabs.invalid/v1.3".to_owned(),
+        ),
+        (
+            "HTTPS_PROXY",
+            format!("http://someone:hunter2@127.0.0.1:{closed}"),
+        ),
+    ];
+    let app = h.launch(&env).await?;
+    let r = proxy_shown(&h, &app, closed).await;
+    h.finish(Some(app), r).await
+}
+
+async fn proxy_shown(h: &Harness, app: &App, port: u16) -> Result<()> {
+    let settings = app.invoke("get_settings", json!({})).await?;
+    let host = format!("127.0.0.1:{port}");
+    ensure!(
+        settings["proxy"] == json!({ "host": host, "source": "HTTPS_PROXY" }),
+        "get_settings names the proxy and its source: {settings}"
+    );
+    ensure!(
+        !settings.to_string().contains("hunter2") && !settings.to_string().contains("someone"),
+        "no credentials cross IPC: {settings}"
+    );
+    app.js(
+        "document.getElementById('settings-button').click();",
+        vec![],
+    )
+    .await?;
+    let shown = poll(
+        "Settings to show the proxy",
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        || async {
+            let text = app
+                .js(
+                    "const d = document.getElementById('settings'); \
+                     const p = document.getElementById('settings-proxy'); \
+                     return d && d.open && p ? p.textContent : null;",
+                    vec![],
+                )
+                .await?;
+            Ok(text.as_str().filter(|t| !t.is_empty()).map(str::to_owned))
+        },
+    )
+    .await?;
+    ensure!(
+        shown == format!("Through the proxy {host} (from HTTPS_PROXY)"),
+        "the Network section says which proxy: {shown:?}"
+    );
+    let page = app.js("return document.body.innerText;", vec![]).await?;
+    ensure!(
+        !page.as_str().unwrap_or_default().contains("hunter2"),
+        "the page never shows the proxy's password"
+    );
+    app.js(
+        "document.getElementById('settings-proxy').scrollIntoView({ block: 'center' });",
+        vec![],
+    )
+    .await?;
+    h.screenshots(Some(app), "settings-proxy").await;
+    app.js("document.getElementById('settings-close').click();", vec![])
+        .await?;
+    // The account's sessions cannot be listed: the error names the proxy it went through.
+    let through = format!("through the proxy http://{host}");
+    poll(
+        "the sessions view to say the proxy could not be reached",
+        Duration::from_secs(60),
+        Duration::from_millis(200),
+        || async {
+            let text = app.js("return document.body.innerText;", vec![]).await?;
+            let text = text.as_str().unwrap_or_default().to_owned();
+            ensure!(
+                !text.contains("hunter2"),
+                "the page shows the proxy's password"
+            );
+            Ok(text.contains(&through).then_some(()))
+        },
+    )
+    .await?;
+    h.screenshots(Some(app), "proxy-refused").await;
+    Ok(())
+}

@@ -2,6 +2,7 @@
 import type { Endpoint } from "./Endpoint";
 import type { MediaType } from "./MediaType";
 import type { ParallelChunks } from "./ParallelChunks";
+import type { ProxyRoute } from "./ProxyRoute";
 
 /**
  * The settings, as the UI shows them.
@@ -39,6 +40,10 @@ keepAwake: boolean,
  * The API base URL in use (the sandbox's loopback URL in sandbox mode).
  */
 baseUrl: string, 
+/**
+ * The proxy requests to the API go through, or `null` for a direct connection.
+ */
+proxy: ProxyRoute | null, 
 /**
  * Where the journal lives.
  */

@@ -6,7 +6,7 @@
 import type { Backend } from "../backend.js";
 import { byId, icon, setText, show } from "../dom.js";
 import { describeError, toCommandError } from "../errors.js";
-import { hostOf } from "../format.js";
+import { formatProxy, hostOf } from "../format.js";
 import {
   FILES_AT_ONCE,
   limitInUnit,
@@ -75,6 +75,7 @@ export function mountSettings(
   const keepAwake = byId<HTMLInputElement>("keep-awake");
   const message = byId("settings-message");
   const journal = byId("settings-journal");
+  const proxy = byId("settings-proxy");
   const logs = byId("settings-logs");
   const cancel = byId<HTMLButtonElement>("settings-cancel");
   const close = byId<HTMLButtonElement>("settings-close");
@@ -128,6 +129,7 @@ export function mountSettings(
     keepAwake.checked = settings.keepAwake;
     keyInput.value = "";
     setText(journal, settings.journalPath);
+    setText(proxy, formatProxy(settings.proxy));
     setText(logs, settings.logDir);
     showKeyState(settings);
   }

@@ -50,7 +50,11 @@ impl Context {
 
     /// Opens the connection the flags describe.
     pub fn connect(&self) -> Result<Connection, Failure> {
-        Connection::open(&self.connection, &self.out)
+        let connection = Connection::open(&self.connection, &self.out)?;
+        for line in connection.network_summary() {
+            self.detail(&line);
+        }
+        Ok(connection)
     }
 
     /// A message on stderr for `-v` only: what tlup does on the side.

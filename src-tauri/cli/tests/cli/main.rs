@@ -5,6 +5,7 @@ mod crash;
 mod default_sandbox;
 mod journal;
 mod link;
+mod network;
 /// Outages of each kind mid-upload: waited out without retries, the file intact.
 mod outage;
 mod queue;

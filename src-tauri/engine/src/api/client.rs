@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, ConfigError};
+use super::net::{self, ProxyInfo};
 use super::pager::{IncompleteUploadsPager, StatusPager};
 use super::wire::*;
 use crate::retry::{Backoff, parse_retry_after};
@@ -45,6 +46,10 @@ struct Inner {
     timeout: Duration,
     max_retries: u32,
     backoff: Backoff,
+    /// The proxy API calls go through, read when the client was built.
+    proxy: Option<ProxyInfo>,
+    /// How many roots were added beside the system's trust store.
+    extra_roots: usize,
 }
 
 impl fmt::Debug for MultipartUploadClient {
@@ -53,6 +58,7 @@ impl fmt::Debug for MultipartUploadClient {
         f.debug_struct("MultipartUploadClient")
             .field("base_url", &self.inner.base_url)
             .field("max_retries", &self.inner.max_retries)
+            .field("proxy", &self.inner.proxy)
             .finish_non_exhaustive()
     }
 }
@@ -66,6 +72,7 @@ pub struct ClientBuilder {
     connect_timeout: Duration,
     max_retries: u32,
     backoff: Backoff,
+    extra_roots: Vec<reqwest::Certificate>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -90,6 +97,7 @@ impl Default for ClientBuilder {
                 base: Duration::from_millis(500),
                 cap: Duration::from_secs(20),
             },
+            extra_roots: Vec::new(),
         }
     }
 }
@@ -124,6 +132,26 @@ impl ClientBuilder {
     pub fn backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = backoff;
         self
+    }
+
+    /// Trusts the certificates of a PEM bundle as roots too, beside the system's trust store
+    /// (which stays in use). For a TLS-inspecting gateway whose root is not installed, or a
+    /// private test server.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Certificates`] when the bundle holds no certificate or one that
+    /// cannot be read.
+    pub fn trust_pem(mut self, pem: &[u8]) -> Result<Self, ConfigError> {
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| ConfigError::Certificates(e.without_url().to_string()))?;
+        if certs.is_empty() {
+            return Err(ConfigError::Certificates(
+                "it holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
+            ));
+        }
+        self.extra_roots.extend(certs);
+        Ok(self)
     }
 
     /// Builds the client.
@@ -163,7 +191,17 @@ impl ClientBuilder {
             Some(port) => format!("{}:{port}", parsed.host_str().unwrap_or_default()),
             None => parsed.host_str().unwrap_or_default().to_owned(),
         };
-        let http = reqwest::Client::builder()
+        net::install_tls_provider();
+        let extra_roots = self.extra_roots.len();
+        // A server on this computer (a sandbox, a test server) is never behind a proxy, as
+        // browsers and the Windows "bypass for local addresses" rule have it.
+        let local = net::is_loopback(&parsed);
+        let mut http = reqwest::Client::builder();
+        if local {
+            http = http.no_proxy();
+        }
+        let http = http
+            .tls_certs_merge(self.extra_roots)
             .connect_timeout(self.connect_timeout)
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(64)
@@ -181,6 +219,12 @@ impl ClientBuilder {
                 timeout: self.timeout,
                 max_retries: self.max_retries,
                 backoff: self.backoff,
+                proxy: if local {
+                    None
+                } else {
+                    net::proxy_for(parsed.as_str())
+                },
+                extra_roots,
             }),
         })
     }
@@ -209,6 +253,17 @@ impl MultipartUploadClient {
     /// The host (and port) of the base URL, for messages.
     pub fn host(&self) -> &str {
         &self.inner.host
+    }
+
+    /// The proxy API calls go through (host and port, never credentials), or `None` for a
+    /// direct connection. Chunk PUTs go to the storage host, which follows the same rules.
+    pub fn proxy(&self) -> Option<&ProxyInfo> {
+        self.inner.proxy.as_ref()
+    }
+
+    /// How many roots [`ClientBuilder::trust_pem`] added beside the system's trust store.
+    pub fn extra_roots(&self) -> usize {
+        self.inner.extra_roots
     }
 
     /// The pooled HTTP client the uploader uses for chunk PUTs.
@@ -442,10 +497,18 @@ impl MultipartUploadClient {
         query: &[(&'static str, String)],
         body: Option<&B>,
     ) -> Result<(T, Option<SystemTime>), ApiError> {
-        let transport = |source: reqwest::Error| ApiError::Transport {
-            request,
-            host: self.inner.host.clone(),
-            source: source.without_url(),
+        let transport = |source: reqwest::Error| match net::certificate_problem(&source) {
+            Some(problem) => ApiError::Untrusted {
+                request,
+                host: self.inner.host.clone(),
+                problem,
+            },
+            None => ApiError::Transport {
+                request,
+                host: self.inner.host.clone(),
+                via: self.inner.proxy.as_ref().map(|p| p.url.clone()),
+                source: source.without_url(),
+            },
         };
         let mut builder = self
             .inner

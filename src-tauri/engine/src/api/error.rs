@@ -24,15 +24,31 @@ pub enum ApiError {
         retry_after: Option<Duration>,
     },
     /// The request did not reach the server or the answer did not come back.
-    #[error("{request}: could not talk to {host}: {}", causes(.source))]
+    #[error("{request}: could not talk to {host}{}: {}", through(.via), causes(.source))]
     Transport {
         /// The request.
         request: &'static str,
         /// The host (and port) of the base URL.
         host: String,
+        /// The proxy the request went through (`scheme://host:port`), when it used one.
+        via: Option<String>,
         /// The transport error, with its URL removed.
         #[source]
         source: reqwest::Error,
+    },
+    /// The server's certificate could not be verified with this computer's trust store.
+    /// Trying again does not help; the trust store or the network must change.
+    #[error(
+        "{request}: the certificate of {host} is not trusted by this computer: {problem}. {}",
+        UNTRUSTED_ADVICE
+    )]
+    Untrusted {
+        /// The request.
+        request: &'static str,
+        /// The host (and port) whose certificate it was.
+        host: String,
+        /// What is wrong with the certificate.
+        problem: String,
     },
     /// A 2xx answer whose body was not what the protocol says.
     #[error("{request}: the server's answer could not be read: {detail}")]
@@ -69,6 +85,9 @@ pub enum ConfigError {
     /// A call was asked for with arguments the protocol does not allow.
     #[error("{0}")]
     InvalidArgument(String),
+    /// A bundle of certificates to trust could not be used.
+    #[error("the certificates to trust cannot be used: {0}")]
+    Certificates(String),
     /// The HTTP stack could not be set up.
     #[error("cannot set up HTTP: {0}")]
     Http(String),
@@ -91,6 +110,17 @@ pub(crate) fn causes(e: &dyn std::error::Error) -> String {
     message
 }
 
+/// What to do about a certificate this computer does not trust, for every such message.
+pub(crate) const UNTRUSTED_ADVICE: &str = "Nothing was sent. If this network inspects HTTPS (a \
+corporate proxy or security software), add its root certificate to the system's trust store";
+
+/// " through the proxy …" when a request went through one.
+pub(crate) fn through(via: &Option<String>) -> String {
+    via.as_ref()
+        .map(|p| format!(" through the proxy {p}"))
+        .unwrap_or_default()
+}
+
 fn code_suffix(code: &Option<String>) -> String {
     code.as_ref().map(|c| format!(" ({c})")).unwrap_or_default()
 }
@@ -102,7 +132,7 @@ impl ApiError {
         match self {
             Self::Status { status, .. } => *status == 408 || *status == 429 || *status >= 500,
             Self::Transport { .. } => true,
-            Self::Decode { .. } | Self::Config(_) => false,
+            Self::Untrusted { .. } | Self::Decode { .. } | Self::Config(_) => false,
         }
     }
 
@@ -127,6 +157,7 @@ impl ApiError {
         match self {
             Self::Status { request, .. }
             | Self::Transport { request, .. }
+            | Self::Untrusted { request, .. }
             | Self::Decode { request, .. } => Some(request),
             Self::Config(_) => None,
         }

@@ -2,6 +2,7 @@
 
 mod client;
 mod error;
+pub mod net;
 mod pager;
 pub mod wire;
 
@@ -10,5 +11,7 @@ pub use client::{
     MultipartUploadClient,
 };
 pub use error::{ApiError, ConfigError, redact_url};
-pub(crate) use error::{causes as error_causes, snippet as error_snippet};
+pub(crate) use error::{
+    UNTRUSTED_ADVICE, causes as error_causes, snippet as error_snippet, through as error_through,
+};
 pub use pager::{IncompleteUploadsPager, StatusPager};

@@ -65,7 +65,7 @@ pub(crate) async fn put_chunk(
             .body(body)
             .send()
             .await
-            .map_err(|e| transport(&host, e))?;
+            .map_err(|e| transport(&host, url, e))?;
         activity.touch();
         let status = response.status();
         let etag = response
@@ -75,7 +75,7 @@ pub(crate) async fn put_chunk(
             .map(normalize_etag);
         let body = read_limited(response, activity)
             .await
-            .map_err(|e| transport(&host, e))?;
+            .map_err(|e| transport(&host, url, e))?;
         Ok::<_, ChunkError>((status, etag, body))
     };
     let (status, etag, body) = tokio::select! {
@@ -137,10 +137,18 @@ async fn watchdog(activity: &Activity, stall: StallLimit<'_>, len: u64) -> Durat
     }
 }
 
-fn transport(host: &str, e: reqwest::Error) -> ChunkError {
-    ChunkError::Transport {
-        host: host.to_owned(),
-        source: e.without_url(),
+fn transport(host: &str, url: &str, e: reqwest::Error) -> ChunkError {
+    match crate::api::net::certificate_problem(&e) {
+        Some(problem) => ChunkError::Untrusted {
+            host: host.to_owned(),
+            problem,
+        },
+        None => ChunkError::Transport {
+            host: host.to_owned(),
+            // Looked up on failure only: the proxy rules were read when the process began.
+            via: crate::api::net::proxy_for(url).map(|p| p.url),
+            source: e.without_url(),
+        },
     }
 }
 

@@ -98,6 +98,7 @@ async fn crashed_session(
     })
     .unwrap();
     let bytes = std::fs::read(path).unwrap();
+    tl_upload::api::net::install_tls_provider();
     let http = reqwest::Client::new();
     for &index in stored {
         let urls = c

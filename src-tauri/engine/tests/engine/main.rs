@@ -24,3 +24,5 @@ mod link;
 mod resume;
 /// Files of every awkward size, checked byte for byte through the sandbox's sha256.
 mod sizes;
+/// HTTPS: trusted roots, untrusted certificates.
+mod tls;

@@ -17,3 +17,4 @@ mod reports;
 mod sessions;
 mod stats;
 mod status;
+mod tls;

@@ -15,7 +15,7 @@ const CHUNK: usize = 64 * 1024;
 /// A client that opens a fresh connection for every request, so no test trips over a
 /// pooled connection that an outage reset.
 fn fresh_client(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::support::client_builder()
         .pool_max_idle_per_host(0)
         .timeout(timeout)
         .build()

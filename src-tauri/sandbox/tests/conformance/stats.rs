@@ -38,6 +38,7 @@ async fn counters_follow_the_traffic() {
             sessions_created: 1,
             api_requests: 3,
             faults_fired: FaultsFired::default(),
+            tls_handshakes_failed: 0,
         }
     );
     let over_http: Stats = env.get("/sandbox/stats").await.json().await.unwrap();
@@ -99,7 +100,8 @@ async fn the_sink_hashes_any_body_and_needs_the_key() {
         0,
         "sink bytes are not chunk traffic"
     );
-    let anonymous = reqwest::Client::new()
+    let anonymous = env
+        .http
         .put(format!("{}/sandbox/sink", env.sandbox.base_url()))
         .body(vec![1u8; 10])
         .send()

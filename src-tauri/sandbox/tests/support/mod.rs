@@ -23,15 +23,45 @@ pub struct Env {
     pub http: reqwest::Client,
 }
 
+/// A reqwest client builder. reqwest is built with `rustls-no-provider`, and building any
+/// client (plain HTTP too) panics without a TLS provider: this installs ring's first.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    tl_test_support::install_ring_provider();
+    reqwest::Client::builder()
+}
+
+/// A client that trusts `ca_pem` only (see [`tl_test_support::tls_client_config`]).
+pub fn https_client(ca_pem: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tl_test_support::tls_client_config(ca_pem))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
 impl Env {
     pub fn start(builder: SandboxBuilder) -> Self {
         Self {
             sandbox: builder.start().expect("sandbox starts"),
-            http: reqwest::Client::builder()
+            http: client_builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
         }
+    }
+
+    /// A sandbox serving HTTPS with a certificate for `localhost` from a fresh throwaway CA,
+    /// and a client that trusts that CA only. Returns the CA's PEM too.
+    pub fn start_tls(builder: SandboxBuilder) -> (Self, String) {
+        let (ca_pem, cert_pem, key_pem) = tl_test_support::throwaway_ca();
+        let env = Self {
+            sandbox: builder
+                .tls(cert_pem, key_pem)
+                .start()
+                .expect("sandbox starts"),
+            http: https_client(&ca_pem),
+        };
+        (env, ca_pem)
     }
 
     /// A sandbox with small chunks (64 KiB) and no processing delay.
@@ -143,12 +173,28 @@ impl Env {
         created
     }
 
-    /// Polls `GET /assets/{id}` until the asset leaves `processing`.
+    /// Polls `GET /assets/{id}` until the asset leaves `processing` (over this client when
+    /// the sandbox speaks HTTPS, which the shared helper's plain HTTP GET does not).
     pub async fn settled_asset(&self, asset_id: &str) -> Value {
         let (base_url, key) = (self.sandbox.base_url(), self.sandbox.api_key());
-        tl_test_support::settled_asset(&base_url, key, asset_id, Duration::from_secs(20))
-            .await
-            .unwrap()
+        let limit = Duration::from_secs(20);
+        if !base_url.starts_with("https://") {
+            return tl_test_support::settled_asset(&base_url, key, asset_id, limit)
+                .await
+                .unwrap();
+        }
+        let path = format!("/assets/{asset_id}");
+        let path = path.as_str();
+        let every = Duration::from_millis(20);
+        let settled = tl_test_support::poll("the asset to settle", limit, every, || async move {
+            let response = self.get(path).await;
+            if response.status() != StatusCode::OK {
+                return Ok::<_, String>(None);
+            }
+            let body: Value = response.json().await.map_err(|e| e.to_string())?;
+            Ok((body["status"] != "processing").then_some(body))
+        });
+        settled.await.unwrap()
     }
 }
 
