@@ -131,10 +131,21 @@ fn uploads_share_the_link_and_a_later_one_waits_as_queued_for_its_turn() {
     let results: Vec<AddResult> = app.call("add_uploads", json!({ "paths": paths }));
     let [a, b] = [0, 1].map(|i| results[i].upload.clone().unwrap().id);
 
-    // One file at a time: the second waits in the engine's queue, without a session.
-    let first = app.wait_for(&a, LIMIT, |u| !u.in_flight.is_empty());
+    // One file at a time: the second waits in the engine's queue, without a session. Both
+    // rows come from one listing, so a slow machine cannot let the first finish between them.
+    let (first, waiting) = tl_test_support::poll_blocking(
+        "the first file to have chunks in flight",
+        LIMIT,
+        Duration::from_millis(20),
+        || {
+            let rows: Vec<UploadRow> = app.call("list_uploads", json!({}));
+            let row = |id: &str| rows.iter().find(|u| u.id == id).cloned().unwrap();
+            let (first, second) = (row(&a), row(&b));
+            Ok::<_, String>((!first.in_flight.is_empty()).then_some((first, second)))
+        },
+    )
+    .unwrap();
     assert_eq!(first.parallelism, 8);
-    let waiting = app.upload(&b);
     assert_eq!(waiting.state, UploadState::Queued);
     assert_eq!((waiting.upload_id, waiting.bytes_sent), (None, 0));
 
