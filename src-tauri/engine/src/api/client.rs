@@ -219,11 +219,8 @@ impl ClientBuilder {
                 timeout: self.timeout,
                 max_retries: self.max_retries,
                 backoff: self.backoff,
-                proxy: if local {
-                    None
-                } else {
-                    net::proxy_for(parsed.as_str())
-                },
+                // None for a local server too: `proxy_for` applies the same loopback rule.
+                proxy: net::proxy_for(parsed.as_str()),
                 extra_roots,
             }),
         })

@@ -552,15 +552,14 @@ impl Session {
             if error.may_be_offline() {
                 // Off the wire while the network is judged (and perhaps waited for).
                 self.tracker.chunk_stopped(index);
-            }
-            if error.may_be_offline()
-                && outages < MAX_OUTAGES_PER_CHUNK
-                && self.gate.judge(epoch, Instant::now()).await? == Verdict::Outage
-            {
-                // The network went away under it (or the machine slept): not its fault.
-                outages += 1;
-                self.tracker.chunk_interrupted(index);
-                continue;
+                if outages < MAX_OUTAGES_PER_CHUNK
+                    && self.gate.judge(epoch, Instant::now()).await? == Verdict::Outage
+                {
+                    // The network went away under it (or the machine slept): not its fault.
+                    outages += 1;
+                    self.tracker.chunk_interrupted(index);
+                    continue;
+                }
             }
             if matches!(error, ChunkError::Damaged { .. }) {
                 // The bytes were fine when they left; send them again at once.
